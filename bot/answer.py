@@ -1,0 +1,192 @@
+"""The extractive answerer: pick the sentences that answer, cite them, or abstain.
+
+Nothing here writes prose. Candidate sentences come from the best passages; each is scored
+by how close it is to the question (its own embedding), how good its passage was, how many
+question terms it shares, and whether it has the kind of thing the question asks for (a
+number for "how many / कितने", a date for "when / कब", a name for "who / कौन"). The same fact
+reported in two articles (often one Hindi, one English) becomes one answer citing both.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from bot.config import AnswerSettings
+from index.retrieve import Hit
+from index.store import Index
+from index.text import normalize_digits, tokenize
+
+
+@dataclass
+class Citation:
+    doc_id: str
+    title: str
+    date: str | None
+    lang: str
+    sentence: int  # 1-based position of the sentence in its article
+    score: float
+    url: str | None = None
+    sid: int = -1
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in ("sid",)}
+
+
+@dataclass
+class Answer:
+    text: str
+    citation: Citation
+    also_in: list[tuple[str, Citation]] = field(default_factory=list)  # (sentence text, citation)
+
+    @property
+    def score(self) -> float:
+        return self.citation.score
+
+    def to_json(self) -> dict:
+        c = self.citation
+        return {"text": self.text, "doc_id": c.doc_id, "title": c.title, "date": c.date, "lang": c.lang,
+                "sentence": c.sentence, "score": round(c.score, 4), "url": c.url,
+                "also_in": [{"text": t, **{k: v for k, v in a.to_json().items() if k != "score"},
+                             "score": round(a.score, 4)} for t, a in self.also_in]}
+
+
+@dataclass
+class AnswerResult:
+    question: str
+    answers: list[Answer]
+    passages: list[Hit]
+    abstained: bool
+    index: Index | None = None
+    retrieval_query: str = ""
+    followup: bool = False
+
+    def to_json(self) -> dict:
+        pid_doc = self.index.passages if self.index is not None else None
+        return {
+            "question": self.question,
+            "answers": [a.to_json() for a in self.answers],
+            "passages": [{"doc_id": pid_doc[h.pid].doc_id if pid_doc else None, "passage_id": h.pid,
+                          "score": round(h.score, 4)} for h in self.passages],
+            "abstained": self.abstained,
+        }
+
+
+# --- answer-type cues -------------------------------------------------------------------------
+# Question words in English, Hindi and romanised Hindi; each maps to a detector on the sentence.
+_CUES = {
+    "number": re.compile(r"\b(how many|how much|how long|what number|kitne|kitni|kitna)\b|कितन|कितने|कितनी|कितना",
+                         re.IGNORECASE),
+    "date": re.compile(r"\b(when|what date|which day|what year|till when|until when|since when|kab)\b|कब",
+                       re.IGNORECASE),
+    "person": re.compile(r"\b(who|whom|whose|kaun|kisne)\b|कौन|किसने|किसको|किसे", re.IGNORECASE),
+}
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|"
+           "saturday|sunday|today|yesterday|tomorrow|week|month|year")
+_HI_TIME = ("जनवरी|फरवरी|फ़रवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|"
+            "दिसंबर|दिसम्बर|सोमवार|मंगलवार|बुधवार|गुरुवार|शुक्रवार|शनिवार|रविवार|आज|कल|सप्ताह|महीने|साल|वर्ष|दिनों")
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:1[89]|20)\d\d\b|{_HI_TIME}", re.IGNORECASE)
+_NUMBER = re.compile(r"\d")
+# A capitalised word not at the sentence start, or a Hindi honorific/role: crude but language-fair.
+_PERSON = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+|श्री|श्रीमती|डॉ|निदेशक|मंत्री|प्रवक्ता|अध्यक्ष")
+
+
+def answer_types(question: str) -> set[str]:
+    return {name for name, rx in _CUES.items() if rx.search(question)}
+
+
+def cue_matches(kinds: set[str], sentence: str) -> float:
+    if not kinds:
+        return 0.0
+    text = normalize_digits(sentence)
+    hits = 0
+    for kind in kinds:
+        rx = {"number": _NUMBER, "date": _DATE, "person": _PERSON}[kind]
+        hits += bool(rx.search(text))
+    return hits / len(kinds)
+
+
+def _key_numbers(text: str) -> set[str]:
+    """Numbers of three or more digits (1178, 257, 2021): the facts two reports must agree on."""
+    return set(re.findall(r"\d{3,}", normalize_digits(text)))
+
+
+class Answerer:
+    def __init__(self, index: Index, settings: AnswerSettings):
+        self.index = index
+        self.settings = settings
+
+    def answer(self, question: str, hits: list[Hit], qvecs: list[np.ndarray], top_k: int | None = None,
+               retrieval_query: str | None = None) -> AnswerResult:
+        """Best sentences of the top passages, grouped by fact, or an abstention.
+
+        `qvecs` are query embeddings whose cosines are averaged (the question itself, and for a
+        follow-up the question in its conversation's context).
+        """
+        s = self.settings
+        top_k = top_k or s.top_k
+        result = AnswerResult(question=question, answers=[], passages=hits, abstained=True, index=self.index,
+                              retrieval_query=retrieval_query or question)
+        if not hits or max(h.dense for h in hits) < s.abstain_below:
+            return result
+        considered = hits[: s.passages_considered]
+        # The passage term uses the dense cosine, not the fused score: BM25's bonus only exists in
+        # the question's language and would push the other language's report out of the answer.
+        best_passage = max(h.dense for h in considered)
+        sid_passage: dict[int, float] = {}
+        for h in considered:
+            for sid in self.index.passages[h.pid].sids:
+                sid_passage[sid] = max(sid_passage.get(sid, -1e9), h.dense)
+        sids = np.fromiter(sid_passage, dtype=np.int64)
+        svecs = np.asarray(self.index.sentence_vectors[sids], dtype=np.float32)
+        sim = np.mean([svecs @ q for q in qvecs], axis=0)
+        q_terms = set(tokenize(retrieval_query or question)) | set(tokenize(question))
+        kinds = answer_types(question)
+        scores = np.empty(len(sids), dtype=np.float32)
+        for i, sid in enumerate(sids):
+            text = self.index.sentences[sid].text
+            terms = set(tokenize(text))
+            lexical = len(q_terms & terms) / len(q_terms) if q_terms else 0.0
+            scores[i] = (s.w_similarity * sim[i] + s.w_passage * (sid_passage[int(sid)] - best_passage)
+                         + s.w_lexical * lexical + s.w_cue * cue_matches(kinds, text))
+        order = np.argsort(-scores, kind="stable")
+        answers: list[Answer] = []
+        used_vecs: list[np.ndarray] = []
+        best = float(scores[order[0]])
+        for i in order:
+            sid = int(sids[i])
+            score = float(scores[i])
+            sent = self.index.sentences[sid]
+            if len(sent.text.split()) < 3 and not _NUMBER.search(sent.text):
+                continue  # a bare headline fragment or dateline answers nothing
+            cite = self._citation(sid, score)
+            merged = False
+            for a, v in zip(answers, used_vecs):
+                if self._same_fact(v, svecs[i], a.text, sent.text):
+                    if sent.doc_id != a.citation.doc_id and all(c.doc_id != sent.doc_id for _, c in a.also_in):
+                        a.also_in.append((sent.text, cite))
+                    merged = True
+                    break
+            if merged:
+                continue
+            if len(answers) >= top_k or best - score > s.max_score_gap:
+                continue
+            answers.append(Answer(text=sent.text, citation=cite))
+            used_vecs.append(svecs[i])
+        result.answers = answers
+        result.abstained = not answers
+        return result
+
+    def _same_fact(self, a_vec: np.ndarray, b_vec: np.ndarray, a_text: str, b_text: str) -> bool:
+        if float(a_vec @ b_vec) < self.settings.same_fact_similarity:
+            return False
+        na, nb = _key_numbers(a_text), _key_numbers(b_text)
+        return not ((na or nb) and not (na & nb))
+
+    def _citation(self, sid: int, score: float) -> Citation:
+        sent = self.index.sentences[sid]
+        doc = self.index.documents[sent.doc_id]
+        return Citation(doc_id=doc.doc_id, title=doc.title, date=doc.date, lang=sent.lang, sentence=sent.position,
+                        score=score, url=doc.url, sid=sid)

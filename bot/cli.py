@@ -1,0 +1,166 @@
+"""`khabar` / `python -m bot`: ask, repl, slack, build.
+
+Every failure a user can cause (no index, wrong model, a bad question, bad bytes on stdin)
+ends in one line saying what was wrong and what to do, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """Ends the command with its message and exit status 2."""
+
+
+def _friendly_errors() -> tuple[type[BaseException], ...]:
+    from index.corpus import CorpusError
+    from index.embed import ModelNotFound
+    from index.model_convert import ModelError
+    from index.store import IndexLoadError
+
+    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError)
+
+
+def make_engine(settings: Settings, index: str | None):
+    from bot.engine import Engine
+
+    return Engine(settings, Path(index) if index else None, progress=sys.stderr.isatty())
+
+
+def _stdin_lines():
+    """Lines of stdin as text; a line that is not UTF-8 yields None instead of killing the run."""
+    for raw in sys.stdin.buffer:
+        try:
+            yield raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            print(f"khabar: skipped a line that is not valid UTF-8 (byte {exc.start}); "
+                  f"send questions as UTF-8 text", file=sys.stderr)
+            yield None
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine import QuestionError
+    from bot.format import render
+
+    if args.top_k is not None and args.top_k < 1:
+        raise UserError("--top-k must be at least 1")
+    if args.question:
+        questions = [" ".join(args.question)]
+    elif sys.stdin.isatty():
+        raise UserError("give a question as an argument, or pipe questions on stdin (one a line)")
+    else:
+        questions = _stdin_lines()
+    engine = make_engine(settings, args.index)
+    conversation = 0
+    status = 0
+    first = True
+    for q in questions:
+        if q is None:
+            status = 1
+            if args.json:
+                print(json.dumps({"question": None, "error": "line is not valid UTF-8"}), flush=True)
+            continue
+        if args.session and not q.strip() and not args.question:
+            conversation += 1  # an empty line starts a new conversation
+            continue
+        if not q.strip() and not args.question:
+            continue
+        cid = f"cli-{conversation}" if args.session else None
+        try:
+            result = engine.ask(q, conversation_id=cid, top_k=args.top_k)
+        except QuestionError as exc:
+            status = 1
+            if args.json:
+                print(json.dumps({"question": q, "error": str(exc)}, ensure_ascii=False), flush=True)
+            else:
+                print(f"khabar: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        else:
+            if not first:
+                print()
+            first = False
+            if not args.question:
+                print(f"Q: {q}")
+            print(render(result, show_scores=args.scores), flush=True)
+    return status
+
+
+def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.repl import run_repl
+
+    return run_repl(make_engine(settings, args.index))
+
+
+def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack_app import run_slack
+
+    return run_slack(settings, index=args.index, http_port=args.http)
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from index.build import build_index
+
+    summary = build_index([Path(c) for c in args.corpus], Path(args.out), settings.index,
+                          progress=not args.quiet)
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="khabar", description="Cited answers from the newsroom's Hindi and English "
+                                                           "archive.")
+    p.add_argument("--config", help="TOML settings file (default: $KHABAR_CONFIG or ./khabar.toml)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question, or many from stdin (one a line)")
+    ask.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
+    ask.add_argument("--json", action="store_true", help="one JSON object a line")
+    ask.add_argument("--session", action="store_true",
+                     help="stdin lines are turns of one conversation; an empty line starts a new one")
+    ask.add_argument("--top-k", type=int, default=None, help="answers to return (default 3)")
+    ask.add_argument("--scores", action="store_true", help="show sentence scores in text output")
+    ask.add_argument("question", nargs="*", help="the question (omit to read stdin)")
+    ask.set_defaults(func=cmd_ask)
+
+    repl = sub.add_parser("repl", help="interactive questions in the terminal")
+    repl.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
+    repl.set_defaults(func=cmd_repl)
+
+    slack = sub.add_parser("slack", help="run the Slack bot (Socket Mode, or HTTP with --http PORT)")
+    slack.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
+    slack.add_argument("--http", type=int, metavar="PORT", help="serve Slack's Events API over HTTP on PORT")
+    slack.set_defaults(func=cmd_slack)
+
+    build = sub.add_parser("build", help="build an index (same as scripts/build_index.py)")
+    build.add_argument("--corpus", action="append", required=True, help="article folder (repeatable)")
+    build.add_argument("--out", required=True, help="index folder to write (replaced atomically)")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(func=cmd_build)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings(Path(args.config) if args.config else None)
+        logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.WARNING),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return args.func(args, settings)
+    except _friendly_errors() as exc:
+        print(f"khabar: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,177 @@
+"""The one source of configuration: dataclass defaults < khabar.toml < KHABAR_* environment variables.
+
+Every tunable number of the bot lives in these dataclasses (the retrieval side's in
+`index.config.IndexSettings`). A TOML file has one table per section (`[index]`, `[answer]`,
+`[conversation]`, `[slack]`); an environment variable `KHABAR_<SECTION>_<FIELD>` overrides
+one field, e.g. `KHABAR_ANSWER_TOP_K=5`. A few everyday ones have short names (see ALIASES).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from index.config import IndexSettings, khabar_home
+
+
+class ConfigError(Exception):
+    """A setting could not be read; the message names it."""
+
+
+@dataclass
+class AnswerSettings:
+    #: How many answer sentences to return (the CLI's --top-k overrides it).
+    top_k: int = 3
+    #: Passages (best first) whose sentences compete to be the answer.
+    passages_considered: int = 6
+    #: Score of a sentence = weights · (cosine to the question, passage score relative to the best,
+    #: share of question terms it contains, answer-type cue matched).
+    w_similarity: float = 1.0
+    w_passage: float = 0.5
+    w_lexical: float = 0.08
+    w_cue: float = 0.04
+    #: Abstain when the best passage's dense cosine is below this (calibrated on XQuAD; BENCHMARKS.md).
+    abstain_below: float = 0.80
+    #: Two sentences from different articles are one fact above this cosine (and with no conflicting numbers).
+    same_fact_similarity: float = 0.89
+    #: Answers weaker than the best by more than this are dropped rather than padded in.
+    max_score_gap: float = 0.12
+    #: A question longer than this is refused (a pasted article is not a question).
+    max_question_chars: int = 500
+
+
+@dataclass
+class ConversationSettings:
+    #: A conversation forgets its turns after this many idle seconds.
+    idle_seconds: float = 3600.0
+    #: Turns remembered per conversation, and conversations remembered at once (oldest dropped).
+    max_turns: int = 6
+    max_conversations: int = 5000
+    #: A question with at most this many content words ("Why?", "कब?") is read as a follow-up when there
+    #: is history; more would mistake short new questions ("Who is Mahima Kaul?") for follow-ups.
+    short_question_words: int = 1
+
+
+@dataclass
+class SlackSettings:
+    bot_token: str = ""
+    app_token: str = ""
+    signing_secret: str = ""
+    #: Comma-separated channel ids the bot answers in; empty means every channel it is in.
+    allowed_channels: list[str] = field(default_factory=list)
+    #: Where 👍/👎 feedback is appended as JSONL (None: <KHABAR_HOME>/feedback.jsonl).
+    feedback_log: Path | None = None
+    #: Seconds an event id is remembered to drop Slack's retries and duplicate deliveries.
+    dedupe_seconds: float = 600.0
+    #: How often (seconds) the bot checks whether the index folder was rebuilt.
+    reload_check_seconds: float = 10.0
+    #: Worker threads answering questions (answers are posted after ack()).
+    workers: int = 4
+    #: Web API base URL (tests point it at a local Slack-speaking server).
+    api_base_url: str = "https://slack.com/api/"
+
+
+@dataclass
+class Settings:
+    index: IndexSettings = field(default_factory=IndexSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    #: The index folder to serve (None: build/reuse an index of the bundled seeds/ corpus).
+    index_dir: Path | None = None
+    log_level: str = "WARNING"
+
+    def feedback_log(self) -> Path:
+        return Path(self.slack.feedback_log) if self.slack.feedback_log else khabar_home() / "feedback.jsonl"
+
+
+#: Short environment names for the settings people change most.
+ALIASES = {
+    "KHABAR_INDEX": ("", "index_dir"),
+    "KHABAR_MODEL": ("index", "model"),
+    "KHABAR_LOG_LEVEL": ("", "log_level"),
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+}
+SECTIONS = ("index", "answer", "conversation", "slack")
+
+
+def _coerce(value: object, hint: object, name: str) -> object:
+    """Turn a TOML or environment value into the field's declared type."""
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        if value in (None, ""):
+            return None
+        hint, origin = args[0], typing.get_origin(args[0])
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is Path:
+            return Path(str(value)).expanduser()
+        if origin is list:
+            if isinstance(value, list):
+                return [str(v) for v in value]
+            return [v.strip() for v in str(value).split(",") if v.strip()]
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}: cannot read {value!r} as {getattr(hint, '__name__', hint)}") from None
+
+
+def _apply(obj: object, key: str, value: object, where: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    if key not in hints or key not in {f.name for f in fields(obj)}:
+        raise ConfigError(f"unknown setting '{key}' in {where}")
+    setattr(obj, key, _coerce(value, hints[key], f"{where}.{key}"))
+
+
+def load_settings(path: Path | None = None, env: typing.Mapping[str, str] | None = None) -> Settings:
+    """Settings from defaults, then the TOML file (KHABAR_CONFIG or ./khabar.toml), then the environment."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    path = Path(path) if path else (Path(env["KHABAR_CONFIG"]) if env.get("KHABAR_CONFIG") else None)
+    if path is None and Path("khabar.toml").exists():
+        path = Path("khabar.toml")
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        for key, value in data.items():
+            if key in SECTIONS:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"[{key}] in {path} must be a table")
+                for sub, subval in value.items():
+                    _apply(getattr(settings, key), sub, subval, f"{path}:[{key}]")
+            else:
+                _apply(settings, key, value, str(path))
+    for name, value in env.items():
+        if name in ALIASES:
+            section, key = ALIASES[name]
+            _apply(getattr(settings, section) if section else settings, key, value, name)
+            continue
+        if not name.startswith("KHABAR_") or name in ("KHABAR_CONFIG", "KHABAR_HOME"):
+            continue
+        rest = name[len("KHABAR_"):].lower()
+        for section in SECTIONS:
+            if rest.startswith(section + "_"):
+                _apply(getattr(settings, section), rest[len(section) + 1:], value, name)
+                break
+        else:
+            _apply(settings, rest, value, name)
+    return settings

@@ -1,0 +1,112 @@
+"""Conversations: a conversation id (a Slack thread, a REPL session) → its recent turns.
+
+A follow-up ("Till when will she stay?", "और सरकार ने क्या कहा?") is retrieved with the
+earlier question prepended, so "she" finds Mahima Kaul. A self-contained question is left
+alone: only questions that lean on context (pronouns, a leading "and", or very short ones)
+borrow it, so a new topic in the same thread is not polluted by the old one.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from bot.config import ConversationSettings
+from index.text import tokenize
+
+# Words that point back at something said before, in English, Hindi and romanised Hindi.
+_ANAPHORA_EN = (r"he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there|then|"
+                r"the same|such|also|too|else|more|further|other|another")
+_LEADING_EN = r"and|but|so|what about|how about|and what|also|then|why|why not"
+_ANAPHORA_HI = ("वह|वे|वो|उस|उसे|उसने|उसका|उसकी|उसके|उन|उन्हें|उन्होंने|उनका|उनकी|उनके|इस|इसे|इसका|इसकी|इसके|"
+                "इन|इन्हें|इनका|यह|ये|वहां|वहाँ|तब|भी|और|फिर")
+_ANAPHORA_ROMAN = r"woh|wo|vah|unka|unki|unke|unhone|usne|uska|uski|iska|iski|aur|bhi|phir|fir"
+_FOLLOWUP_EN = re.compile(rf"\b(?:{_ANAPHORA_EN}|{_ANAPHORA_ROMAN})\b", re.IGNORECASE)
+_LEADING = re.compile(rf"^\s*(?:{_LEADING_EN}|और|तो|फिर|लेकिन|aur|to|phir)\b", re.IGNORECASE)
+_FOLLOWUP_HI = re.compile(rf"(?:^|[\s,।?])(?:{_ANAPHORA_HI})(?=$|[\s,।?])")
+
+
+def is_followup(question: str, short_words: int) -> bool:
+    """Does this question need its conversation to be understood?"""
+    if _LEADING.search(question) or _FOLLOWUP_EN.search(question) or _FOLLOWUP_HI.search(question):
+        return True
+    return len(tokenize(question)) <= short_words
+
+
+@dataclass
+class Turn:
+    question: str
+    retrieval_query: str
+    #: The self-contained question this turn's topic comes from (itself, if it is not a follow-up).
+    anchor: str
+    answer_sids: list[int]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Conversation:
+    turns: deque
+    last_seen: float
+
+
+class Conversations:
+    """Bounded, expiring memory of turns; thread-safe because Slack answers on worker threads."""
+
+    def __init__(self, settings: ConversationSettings, clock=time.monotonic):
+        self.settings = settings
+        self.clock = clock
+        self._items: OrderedDict[str, _Conversation] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def history(self, conversation_id: str | None) -> list[Turn]:
+        if conversation_id is None:
+            return []
+        with self._lock:
+            self._expire()
+            conv = self._items.get(conversation_id)
+            return list(conv.turns) if conv else []
+
+    def add(self, conversation_id: str | None, turn: Turn) -> None:
+        if conversation_id is None:
+            return
+        with self._lock:
+            self._expire()
+            conv = self._items.pop(conversation_id, None)
+            if conv is None:
+                conv = _Conversation(deque(maxlen=max(1, self.settings.max_turns)), self.clock())
+            conv.turns.append(turn)
+            conv.last_seen = self.clock()
+            self._items[conversation_id] = conv
+            while len(self._items) > self.settings.max_conversations:
+                self._items.popitem(last=False)
+
+    def reset(self, conversation_id: str | None) -> None:
+        with self._lock:
+            self._items.pop(conversation_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire()
+            return len(self._items)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        while self._items:
+            key, conv = next(iter(self._items.items()))
+            if now - conv.last_seen <= self.settings.idle_seconds:
+                break
+            del self._items[key]
+
+
+def contextualize(question: str, history: list[Turn], settings: ConversationSettings) -> tuple[str, str, bool]:
+    """(query to retrieve with, the topic anchor, whether it was read as a follow-up).
+
+    The last self-contained question anchors the topic; a chain of follow-ups keeps that
+    anchor, so the retrieval query stays two questions long however long the thread gets.
+    """
+    if not history or not is_followup(question, settings.short_question_words):
+        return question, question, False
+    anchor = history[-1].anchor
+    return f"{anchor} {question}", anchor, True

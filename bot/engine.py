@@ -1,0 +1,134 @@
+"""The one path every question takes: conversation → retriever → answerer.
+
+Slack, the REPL and the CLI all hold an Engine and call `ask`. The engine also owns the
+served index and swaps in a rebuilt one without a restart: the new folder is loaded and
+checked beside the old one, then replaced in a single assignment, so a question in flight
+finishes on the index it started with and a broken rebuild never replaces a working index.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.answer import Answerer, AnswerResult
+from bot.config import Settings
+from bot.conversation import Conversations, Turn, contextualize
+from index.build import build_index
+from index.config import khabar_home
+from index.corpus import read_corpus
+from index.embed import Embedder
+from index.retrieve import Retriever
+from index.store import Index, IndexLoadError, corpus_fingerprint, load_index, read_manifest
+
+log = logging.getLogger(__name__)
+
+#: The bundled default corpus (the repository's seeds/ folder).
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as it is; the message says how to fix it."""
+
+
+@dataclass
+class _Served:
+    index: Index
+    retriever: Retriever
+    answerer: Answerer
+
+
+def clean_question(text: str, max_chars: int) -> str:
+    """Strip control characters and whitespace; refuse empty and over-long questions."""
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\u200c\u200d" else " " for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("The question is empty. Ask something like "
+                            "\"How many accounts did the government order Twitter to block?\"")
+    if len(text) > max_chars:
+        raise QuestionError(f"The question is {len(text)} characters long; the limit is {max_chars}. "
+                            f"Ask about one thing, in a sentence or two.")
+    return text
+
+
+def default_index_dir() -> Path:
+    return khabar_home() / "indexes" / "seeds"
+
+
+def ensure_seed_index(settings: Settings, embedder: Embedder, progress: bool = True) -> Path:
+    """Build the seeds index on first use; rebuild only if the seeds or the model changed."""
+    out = default_index_dir()
+    try:
+        manifest = read_manifest(out)
+        fresh = (manifest["model"]["id"] == embedder.model_id and
+                 manifest["corpus_fingerprint"] == corpus_fingerprint(read_corpus(SEEDS_DIR).documents))
+    except (IndexLoadError, KeyError):
+        fresh = False
+    if not fresh:
+        print(f"Building the index of the bundled seed articles into {out} (first use)...", file=sys.stderr)
+        summary = build_index([SEEDS_DIR], out, settings.index, embedder=embedder, progress=progress)
+        print("\n".join(summary.lines()), file=sys.stderr)
+    return out
+
+
+class Engine:
+    def __init__(self, settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
+                 progress: bool = True):
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.index)
+        index_dir = index_dir or settings.index_dir
+        self.index_dir = Path(index_dir) if index_dir else ensure_seed_index(settings, self.embedder, progress)
+        self.conversations = Conversations(settings.conversation)
+        self._served = self._load(self.index_dir)
+        self._reload_lock = threading.Lock()
+
+    def _load(self, path: Path) -> _Served:
+        index = load_index(path, expect_model_id=self.embedder.model_id)
+        return _Served(index, Retriever(index, self.embedder, self.settings.index),
+                       Answerer(index, self.settings.answer))
+
+    @property
+    def index(self) -> Index:
+        return self._served.index
+
+    def reload_if_changed(self) -> bool:
+        """Swap in a rebuilt index if the folder now holds a different build. True if swapped."""
+        with self._reload_lock:
+            try:
+                build_id = read_manifest(self.index_dir).get("build_id")
+            except IndexLoadError as exc:
+                log.warning("index folder not usable right now (%s); still serving build %s",
+                            exc, self._served.index.build_id)
+                return False
+            if build_id == self._served.index.build_id:
+                return False
+            try:
+                served = self._load(self.index_dir)
+            except IndexLoadError as exc:
+                log.error("refusing the new index in %s: %s; still serving build %s",
+                          self.index_dir, exc, self._served.index.build_id)
+                return False
+            self._served = served
+            log.warning("now serving index build %s (%d passages)", served.index.build_id,
+                        len(served.index.passages))
+            return True
+
+    def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None) -> AnswerResult:
+        question = clean_question(question, self.settings.answer.max_question_chars)
+        served = self._served  # one index for the whole question, whatever a reload does meanwhile
+        history = self.conversations.history(conversation_id)
+        query, anchor, followup = contextualize(question, history, self.settings.conversation)
+        qvecs = list(self.embedder.queries([question, query] if followup else [question]))
+        hits = served.retriever.search(query, k=max(10, self.settings.answer.passages_considered),
+                                       qvec=qvecs[-1])
+        result = served.answerer.answer(question, hits, qvecs, top_k=top_k, retrieval_query=query)
+        result.followup = followup
+        self.conversations.add(conversation_id, Turn(question, query, anchor,
+                                                     [a.citation.sid for a in result.answers]))
+        return result
+
+    def reset(self, conversation_id: str | None) -> None:
+        self.conversations.reset(conversation_id)

@@ -1,0 +1,103 @@
+"""👍 / 👎 feedback from Slack, appended to a JSONL log the evaluation script can read.
+
+One line per vote:
+
+    {"at": "2021-02-10T04:35:00+00:00", "source": "slack", "vote": "up", "user": "U123",
+     "channel": "C123", "message_ts": "1612931700.000100", "question": "...", "abstained": false,
+     "answers": [{"doc_id": "003_...", "sentence": 4, "also_in": [{"doc_id": "...", "sentence": 2}]}],
+     "answer_ids": ["003_...#4", "..."]}
+
+`answer_ids` lists every cited sentence (`doc_id#sentence`, sentence positions 1-based as in
+the citations), answers first, the "also in" citations after their answer.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+VOTES = ("up", "down")
+
+
+def parse_value(value: str) -> dict:
+    """The button value written by `bot.slack_format.feedback_value`, as a feedback record's body."""
+    try:
+        data = json.loads(value)
+    except (TypeError, ValueError):
+        return {"question": None, "abstained": None, "answers": [], "answer_ids": []}
+    answers = []
+    ids = []
+    for item in data.get("a") or []:
+        try:
+            doc_id, sentence, also = item[0], int(item[1]), item[2] if len(item) > 2 else []
+        except (TypeError, ValueError, IndexError):
+            continue
+        also_in = [{"doc_id": d, "sentence": int(s)} for d, s in also]
+        answers.append({"doc_id": doc_id, "sentence": sentence, "also_in": also_in})
+        ids.append(f"{doc_id}#{sentence}")
+        ids.extend(f"{a['doc_id']}#{a['sentence']}" for a in also_in)
+    return {"question": data.get("q"), "abstained": bool(data.get("ab")), "answers": answers, "answer_ids": ids}
+
+
+class FeedbackLog:
+    """Append-only JSONL file; safe to call from many threads."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def record(self, *, vote: str, user: str | None, question: str | None, answers: list[dict],
+               answer_ids: list[str] | None = None, abstained: bool | None = None, channel: str | None = None,
+               message_ts: str | None = None, source: str = "slack", at: datetime | None = None) -> dict:
+        if vote not in VOTES:
+            raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
+        entry = {
+            "at": (at or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+            "source": source,
+            "vote": vote,
+            "user": user,
+            "channel": channel,
+            "message_ts": message_ts,
+            "question": question,
+            "abstained": abstained,
+            "answers": answers,
+            "answer_ids": answer_ids if answer_ids is not None else
+            [f"{a['doc_id']}#{a['sentence']}" for a in answers],
+        }
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One write() on an O_APPEND descriptor: lines from concurrent writers never interleave.
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8"))
+            finally:
+                os.close(fd)
+        return entry
+
+    def record_button(self, *, vote: str, value: str, user: str | None, channel: str | None = None,
+                      message_ts: str | None = None) -> dict:
+        """Record a vote from a 👍/👎 button whose value `bot.slack_format.feedback_value` wrote."""
+        return self.record(vote=vote, user=user, channel=channel, message_ts=message_ts, **parse_value(value))
+
+
+def read_feedback(path: Path) -> list[dict]:
+    """Every record in the log (an unreadable line is skipped with a warning)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                log.warning("%s line %d is not JSON; skipped", path, n)
+    return out

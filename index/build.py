@@ -1,0 +1,99 @@
+"""Corpus folders → a finished on-disk index (the work behind scripts/build_index.py)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from index import dense
+from index.bm25 import BM25
+from index.config import IndexSettings
+from index.corpus import Skipped, read_corpus
+from index.embed import Embedder, manifest_model_info, text_hash
+from index.passages import embed_text, passage_text, segment
+from index.store import cached_vectors, write_index
+
+log = logging.getLogger(__name__)
+
+#: Texts embedded per progress-bar step; small enough for a live bar, large enough to batch well.
+EMBED_CHUNK = 256
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    documents: int
+    passages: int
+    sentences: int
+    embedded: int
+    reused: int
+    seconds: float
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"Index written to {self.out}",
+               f"  documents: {self.documents}   passages: {self.passages}   sentences: {self.sentences}",
+               f"  embeddings: {self.embedded} computed, {self.reused} reused from the previous index",
+               f"  time: {self.seconds:.1f} s"]
+        if self.skipped:
+            out.append(f"  skipped files ({len(self.skipped)}):")
+            out.extend(f"    {s.path}: {s.reason}" for s in self.skipped)
+        return out
+
+
+def _embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarray],
+                      bar: tqdm | None) -> tuple[np.ndarray, list[str], int]:
+    prompt = embedder.passage_prompt_text
+    hashes = [text_hash(prompt, t) for t in texts]
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    todo = []
+    for i, h in enumerate(hashes):
+        if h in cache:
+            out[i] = cache[h]
+        else:
+            todo.append(i)
+    if bar is not None:
+        bar.update(len(texts) - len(todo))
+    for start in range(0, len(todo), EMBED_CHUNK):
+        chunk = todo[start:start + EMBED_CHUNK]
+        out[chunk] = embedder.passages([texts[i] for i in chunk])
+        if bar is not None:
+            bar.update(len(chunk))
+    return out, hashes, len(todo)
+
+
+def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, embedder: Embedder | None = None,
+                progress: bool = True) -> BuildSummary:
+    started = time.perf_counter()
+    corpus = read_corpus(corpus_dirs)
+    docs = corpus.documents
+    sentences, passages = segment(docs, settings)
+    titles = {d.doc_id: d.title for d in docs}
+    embedder = embedder or Embedder(settings)
+    cache = cached_vectors(Path(out), embedder.model_id)
+
+    p_texts = [embed_text(p, sentences, titles[p.doc_id]) for p in passages]
+    s_texts = [s.text for s in sentences]
+    total = len(p_texts) + len(s_texts)
+    with tqdm(total=total, desc="embedding", unit="text", disable=not progress, leave=False) as bar:
+        pvec, phash, p_new = _embed_with_cache(embedder, p_texts, cache, bar)
+        svec, shash, s_new = _embed_with_cache(embedder, s_texts, cache, bar)
+
+    bm25 = BM25.build([f"{titles[p.doc_id]}\n{passage_text(p, sentences)}" for p in passages],
+                      k1=settings.bm25_k1, b=settings.bm25_b)
+    findex = dense.build(pvec, settings)
+    seconds = time.perf_counter() - started
+    build_settings = {k: v for k, v in asdict(settings).items()
+                      if k.startswith(("passage_", "hnsw_", "bm25_k", "bm25_b"))}
+    write_index(out, documents=docs, sentences=sentences, passages=passages, passage_vectors=pvec,
+                sentence_vectors=svec, passage_hashes=phash, sentence_hashes=shash, faiss_index=findex, bm25=bm25,
+                model=manifest_model_info(embedder), settings=build_settings,
+                stats={"seconds": round(seconds, 2), "embedded": p_new + s_new, "reused": total - p_new - s_new,
+                       "skipped": [asdict(s) for s in corpus.skipped]})
+    return BuildSummary(out=Path(out), documents=len(docs), passages=len(passages), sentences=len(sentences),
+                        embedded=p_new + s_new, reused=total - p_new - s_new,
+                        seconds=time.perf_counter() - started, skipped=corpus.skipped)

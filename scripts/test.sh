@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, setting the machine up first if it is fresh (CI starts from a clean clone).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest "$@"
