@@ -84,9 +84,9 @@ _CUES = {
 }
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
            "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|"
-           "saturday|sunday|today|yesterday|tomorrow|week|month|year")
+           "saturday|sunday|today|yesterday|tomorrow")
 _HI_TIME = ("जनवरी|फरवरी|फ़रवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|"
-            "दिसंबर|दिसम्बर|सोमवार|मंगलवार|बुधवार|गुरुवार|शुक्रवार|शनिवार|रविवार|आज|कल|सप्ताह|महीने|साल|वर्ष|दिनों")
+            "दिसंबर|दिसम्बर|सोमवार|मंगलवार|बुधवार|गुरुवार|शुक्रवार|शनिवार|रविवार")
 _DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:1[89]|20)\d\d\b|{_HI_TIME}", re.IGNORECASE)
 _NUMBER = re.compile(r"\d")
 # A capitalised word not at the sentence start, or a Hindi honorific/role: crude but language-fair.
@@ -161,27 +161,46 @@ class Answerer:
             sent = self.index.sentences[sid]
             if len(sent.text.split()) < 3 and not _NUMBER.search(sent.text):
                 continue  # a bare headline fragment or dateline answers nothing
-            cite = self._citation(sid, score)
-            merged = False
-            for a, v in zip(answers, used_vecs):
-                if self._same_fact(v, svecs[i], a.text, sent.text):
-                    if sent.doc_id != a.citation.doc_id and all(c.doc_id != sent.doc_id for _, c in a.also_in):
-                        a.also_in.append((sent.text, cite))
-                    merged = True
-                    break
-            if merged:
-                continue
+            if any(self._same_fact(v, svecs[i], a.text, sent.text) for a, v in zip(answers, used_vecs)):
+                continue  # a weaker report of a fact already chosen: cited below, not repeated
             if len(answers) >= top_k or best - score > s.max_score_gap:
-                continue
-            answers.append(Answer(text=sent.text, citation=cite))
+                break
+            answers.append(Answer(text=sent.text, citation=self._citation(sid, score)))
             used_vecs.append(svecs[i])
+        self._add_other_reports(answers, used_vecs, hits[: s.also_in_passages], qvecs)
         result.answers = answers
         result.abstained = not answers
         return result
 
+    def _add_other_reports(self, answers: list[Answer], vecs: list[np.ndarray], hits: list[Hit],
+                           qvecs: list[np.ndarray]) -> None:
+        """Cite each chosen fact's other reports (often the other language's) from a wider pool.
+
+        The pool is wider than the answer candidates because the question's language wins
+        the top passages; the Hindi report of a fact asked about in English sits lower.
+        """
+        if not answers:
+            return
+        pool = list(dict.fromkeys(sid for h in hits for sid in self.index.passages[h.pid].sids))
+        pvecs = np.asarray(self.index.sentence_vectors[pool], dtype=np.float32)
+        sims = pvecs @ np.stack(vecs).T  # pool × answers
+        qsim = np.mean([pvecs @ q for q in qvecs], axis=0)
+        for j in np.argsort(-qsim, kind="stable"):
+            sent = self.index.sentences[pool[j]]
+            for a_i, a in enumerate(answers):
+                if sims[j, a_i] < self.settings.same_fact_similarity or not self._numbers_agree(a.text, sent.text):
+                    continue
+                cited = {a.citation.doc_id} | {c.doc_id for _, c in a.also_in}
+                if sent.doc_id not in cited:
+                    a.also_in.append((sent.text, self._citation(pool[j], float(qsim[j]))))
+                break
+
     def _same_fact(self, a_vec: np.ndarray, b_vec: np.ndarray, a_text: str, b_text: str) -> bool:
-        if float(a_vec @ b_vec) < self.settings.same_fact_similarity:
-            return False
+        return float(a_vec @ b_vec) >= self.settings.same_fact_similarity and self._numbers_agree(a_text, b_text)
+
+    @staticmethod
+    def _numbers_agree(a_text: str, b_text: str) -> bool:
+        """Two reports of one fact carry the same key numbers (1,178 is not 257)."""
         na, nb = _key_numbers(a_text), _key_numbers(b_text)
         return not ((na or nb) and not (na & nb))
 

@@ -36,6 +36,8 @@ class AnswerSettings:
     abstain_below: float = 0.80
     #: Two sentences from different articles are one fact above this cosine (and with no conflicting numbers).
     same_fact_similarity: float = 0.89
+    #: Passages searched for other reports (other articles, other language) of each chosen fact.
+    also_in_passages: int = 30
     #: Answers weaker than the best by more than this are dropped rather than padded in.
     max_score_gap: float = 0.12
     #: A question longer than this is refused (a pasted article is not a question).

@@ -122,7 +122,8 @@ class Engine:
         history = self.conversations.history(conversation_id)
         query, anchor, followup = contextualize(question, history, self.settings.conversation)
         qvecs = list(self.embedder.queries([question, query] if followup else [question]))
-        hits = served.retriever.search(query, k=max(10, self.settings.answer.passages_considered),
+        hits = served.retriever.search(query, k=max(self.settings.answer.passages_considered,
+                                                      self.settings.answer.also_in_passages),
                                        qvec=qvecs[-1])
         result = served.answerer.answer(question, hits, qvecs, top_k=top_k, retrieval_query=query)
         result.followup = followup

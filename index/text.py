@@ -111,10 +111,11 @@ _ABBREV_MAYBE_FINAL = frozenset(
     a.m p.m u.s u.k u.n u.s.a e.u"""
     .split()
 )
+_ABBREV_ANY = _ABBREV_NEVER_FINAL | _ABBREV_MAYBE_FINAL
 #: Devanagari abbreviations written with a full stop (डॉ. = Dr., प्रो. = Prof.).
 _DEVA_NEVER_FINAL = frozenset("डॉ डा प्रो श्री सु कु".split())
-#: English letter names as Devanagari initials ("आर. के. सिंह", "आई.ए.एस."). They only count as
-#: initials when another initial follows, because words like आई/के can end a sentence.
+#: English letter names as Devanagari initials ("आर. के. सिंह", "आई.ए.एस."). A lone one only
+#: counts as an initial next to another initial, because words like आई/के can end a sentence.
 _DEVA_INITIALS = frozenset(
     """ए बी सी डी ई एफ जी एच आई जे के एल एम एन ओ पी क्यू आर एस टी यू वी डब्ल्यू एक्स वाई
     जेड ज़ेड""".split()
@@ -160,7 +161,7 @@ def _period_ends(line: str, dot: int, end: int, spaced: bool) -> bool:
         after = line[end:end + 2]
         if word and word[-1].islower() and len(word) >= 2 and word.isalpha() and len(after) == 2 \
                 and after[0].isupper() and after[1].islower():
-            return word.lower() not in _ABBREV_NEVER_FINAL | _ABBREV_MAYBE_FINAL
+            return word.lower() not in _ABBREV_ANY
         if word and _is_devanagari(word[-1]) and after and _is_devanagari(after[0]) \
                 and after[0].isalpha():
             if word in _DEVA_NEVER_FINAL or word.split(".")[-1] in _DEVA_INITIALS:
@@ -303,9 +304,12 @@ def _pack(text: str, start: int, end: int, cuts: list[int]) -> list[tuple[int, i
 def split_sentences(text: str) -> list[str]:
     """Sentences of display text, each an unaltered slice of `text` (whitespace trimmed).
 
-    Ends: danda `।`/`॥`, `?`, `!`, `.`, ellipsis, and every line break (headlines, datelines and
-    paragraphs carry no terminator). Abbreviations, initials, decimals and quoted speech are
-    kept together; see MAX_SENTENCE_CHARS for over-long pieces.
+    Ends: danda `।`/`॥` (always, even jammed or after a space), `?`/`!` (unless a lower-case
+    word follows: `"Is it over?" he asked`), `.` (not after abbreviations, initials, inside
+    numbers or before a lower-case word), an ellipsis only before a capital, and every line
+    break (headlines, datelines and paragraphs carry no terminator). Closing quotes/brackets
+    stay with the sentence they close, and a quotation with its attribution stays one
+    sentence; see MAX_SENTENCE_CHARS for over-long pieces.
     """
     spans: list[tuple[int, int]] = []
     pos = 0
