@@ -16,7 +16,7 @@ import numpy as np
 from bot.config import AnswerSettings
 from index.retrieve import Hit
 from index.store import Index
-from index.text import normalize_digits, tokenize
+from index.text import detect_lang, normalize_digits, tokenize
 
 
 @dataclass
@@ -93,6 +93,10 @@ _NUMBER = re.compile(r"\d")
 _PERSON = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+|श्री|श्रीमती|डॉ|निदेशक|मंत्री|प्रवक्ता|अध्यक्ष")
 
 
+#: Columns of Answerer.features, in the order of the AnswerSettings weights.
+FEATURES = ("similarity", "passage", "lexical", "cue")
+
+
 def answer_types(question: str) -> set[str]:
     return {name for name, rx in _CUES.items() if rx.search(question)}
 
@@ -129,28 +133,10 @@ class Answerer:
         top_k = top_k or s.top_k
         result = AnswerResult(question=question, answers=[], passages=hits, abstained=True, index=self.index,
                               retrieval_query=retrieval_query or question)
-        if not hits or max(h.dense for h in hits) < s.abstain_below:
+        if self.should_abstain(question, hits):
             return result
-        considered = hits[: s.passages_considered]
-        # The passage term uses the dense cosine, not the fused score: BM25's bonus only exists in
-        # the question's language and would push the other language's report out of the answer.
-        best_passage = max(h.dense for h in considered)
-        sid_passage: dict[int, float] = {}
-        for h in considered:
-            for sid in self.index.passages[h.pid].sids:
-                sid_passage[sid] = max(sid_passage.get(sid, -1e9), h.dense)
-        sids = np.fromiter(sid_passage, dtype=np.int64)
-        svecs = np.asarray(self.index.sentence_vectors[sids], dtype=np.float32)
-        sim = np.mean([svecs @ q for q in qvecs], axis=0)
-        q_terms = set(tokenize(retrieval_query or question)) | set(tokenize(question))
-        kinds = answer_types(question)
-        scores = np.empty(len(sids), dtype=np.float32)
-        for i, sid in enumerate(sids):
-            text = self.index.sentences[sid].text
-            terms = set(tokenize(text))
-            lexical = len(q_terms & terms) / len(q_terms) if q_terms else 0.0
-            scores[i] = (s.w_similarity * sim[i] + s.w_passage * (sid_passage[int(sid)] - best_passage)
-                         + s.w_lexical * lexical + s.w_cue * cue_matches(kinds, text))
+        sids, feats, svecs = self.features(question, hits, qvecs, retrieval_query)
+        scores = feats @ self.weights()
         order = np.argsort(-scores, kind="stable")
         answers: list[Answer] = []
         used_vecs: list[np.ndarray] = []
@@ -171,6 +157,57 @@ class Answerer:
         result.answers = answers
         result.abstained = not answers
         return result
+
+    def best_dense(self, question: str, hits: list[Hit]) -> tuple[float, float]:
+        """Best dense cosine among passages in the question's language, and among the others."""
+        qlang = detect_lang(question)
+        same = [h.dense for h in hits if self.index.passages[h.pid].lang == qlang]
+        cross = [h.dense for h in hits if self.index.passages[h.pid].lang != qlang]
+        return max(same, default=-1.0), max(cross, default=-1.0)
+
+    def should_abstain(self, question: str, hits: list[Hit]) -> bool:
+        """No passage is close enough to have the answer.
+
+        Cross-lingual cosines run lower than same-language ones for the same relevance, so each
+        has its own threshold (calibrated on XQuAD by scripts/tune_answerer.py).
+        """
+        if not hits:
+            return True
+        same, cross = self.best_dense(question, hits)
+        return same < self.settings.abstain_below_same and cross < self.settings.abstain_below_cross
+
+    def weights(self) -> np.ndarray:
+        s = self.settings
+        return np.array([s.w_similarity, s.w_passage, s.w_lexical, s.w_cue], dtype=np.float32)
+
+    def features(self, question: str, hits: list[Hit], qvecs: list[np.ndarray],
+                 retrieval_query: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate sentence ids, their feature rows (FEATURES order) and their embeddings.
+
+        Kept separate from the scoring so scripts/tune_answerer.py tunes exactly this code.
+        """
+        considered = hits[: self.settings.passages_considered]
+        # The passage term uses the dense cosine, not the fused score: BM25's bonus only exists in
+        # the question's language and would push the other language's report out of the answer.
+        best_passage = max(h.dense for h in considered)
+        sid_passage: dict[int, float] = {}
+        for h in considered:
+            for sid in self.index.passages[h.pid].sids:
+                sid_passage[sid] = max(sid_passage.get(sid, -1e9), h.dense)
+        sids = np.fromiter(sid_passage, dtype=np.int64)
+        svecs = np.asarray(self.index.sentence_vectors[sids], dtype=np.float32)
+        sim = np.mean([svecs @ q for q in qvecs], axis=0)
+        q_terms = set(tokenize(retrieval_query or question)) | set(tokenize(question))
+        idf = self.index.bm25.idf(sorted(q_terms))
+        q_weight = sum(idf.values())
+        kinds = answer_types(question)
+        feats = np.zeros((len(sids), len(FEATURES)), dtype=np.float32)
+        for i, sid in enumerate(sids):
+            text = self.index.sentences[sid].text
+            matched = q_terms.intersection(tokenize(text))
+            feats[i] = (sim[i], sid_passage[int(sid)] - best_passage,
+                        sum(idf[t] for t in matched) / q_weight if q_weight else 0.0, cue_matches(kinds, text))
+        return sids, feats, svecs
 
     def _add_other_reports(self, answers: list[Answer], vecs: list[np.ndarray], hits: list[Hit],
                            qvecs: list[np.ndarray]) -> None:

@@ -32,8 +32,10 @@ class AnswerSettings:
     w_passage: float = 0.5
     w_lexical: float = 0.08
     w_cue: float = 0.04
-    #: Abstain when the best passage's dense cosine is below this (calibrated on XQuAD; BENCHMARKS.md).
-    abstain_below: float = 0.80
+    #: Abstain when no passage in the question's language reaches the first dense cosine and no
+    #: passage in another language reaches the second (calibrated on XQuAD; BENCHMARKS.md).
+    abstain_below_same: float = 0.80
+    abstain_below_cross: float = 0.78
     #: Two sentences from different articles are one fact above this cosine (and with no conflicting numbers).
     same_fact_similarity: float = 0.89
     #: Passages searched for other reports (other articles, other language) of each chosen fact.

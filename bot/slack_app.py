@@ -34,7 +34,6 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
@@ -52,11 +51,19 @@ from bot.slack_format import (ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_S
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-#: Replies in a followed thread that are not questions (said to people, not to the bot).
-_ACKNOWLEDGEMENT = re.compile(
-    r"^\s*(thanks?( you)?|thank u|thx|ty|ok(ay)?|cool|great|nice|got it|perfect|done|"
-    r"dhanyavaa?d|shukriya|theek hai|thik hai|धन्यवाद|शुक्रिया|ठीक है|:[a-z0-9_+-]+:|\W)*\s*$",
-    re.IGNORECASE)
+#: Replies in a followed thread that are not questions ("thanks", "ok", an emoji): said to people.
+_ACK_WORDS = {"thanks", "thank", "you", "u", "thx", "ty", "ok", "okay", "k", "cool", "great", "nice", "got", "it",
+              "perfect", "done", "dhanyavad", "dhanyavaad", "shukriya", "theek", "thik", "hai", "accha", "acha",
+              "धन्यवाद", "शुक्रिया", "ठीक", "है", "अच्छा"}
+
+
+def is_acknowledgement(text: str) -> bool:
+    text = re.sub(r":[a-z0-9_+'-]+:", " ", text.lower())  # emoji shortcodes such as :pray:
+    words = [w.strip(".,!?।:;-~*_'\"()") for w in text.split()]
+    words = [w for w in words if w]
+    return all(w in _ACK_WORDS or not any(ch.isalnum() for ch in w) for w in words)
+
+
 _USER_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -406,7 +413,7 @@ class KhabarBot:
             source = "dm"
         elif thread_ts and thread_ts != ts and f"{channel}:{thread_ts}" in self.threads:
             other = [u for u in _USER_MENTION.findall(raw) if u != bot_user_id]
-            if other or _ACKNOWLEDGEMENT.match(slack_to_plain(raw, bot_user_id)):
+            if other or is_acknowledgement(slack_to_plain(raw, bot_user_id)):
                 return  # said to someone else in the thread, or a "thanks"
             source = "thread"
         else:
@@ -532,14 +539,14 @@ class KhabarBot:
         cached = self.shares.get(value.get("k", ""))
         if cached is not None:
             q, result = cached
-        else:  # the cache forgot it (restart, expiry): ask again
-            q = Question(text=str(value.get("q") or ""), channel=channel, user=user, cid="", thread_ts=None,
-                         source="share")
-            result, notice = self._ask(Question(**{**q.__dict__, "cid": f"slack:{channel}:share:{uuid.uuid4()}"}))
+        else:  # the cache forgot it (restart, expiry): ask again, in a conversation of its own
+            q = Question(text=str(value.get("q") or ""), channel=channel, user=user,
+                         cid=f"slack:{channel}:share:{uuid.uuid4().hex}", thread_ts=None, source="share")
+            result, notice = self._ask(q)
             if notice is not None:
                 self._respond(response_url, response_type="ephemeral", replace_original=False, **notice.kwargs())
                 return
-        msg = answer_message(result, q.text, asked_by=user)
+        msg = answer_message(result, q.text, asked_by=q.user or user)
         posted = self._post(channel, None, msg) if channel else None
         if posted is None:
             # Not a member of the channel: the response_url can still post in it.
@@ -731,7 +738,8 @@ def run_slack(settings: Settings, index: str | None = None, http_port: int | Non
         def stop(signum, frame):
             threading.Thread(target=server.httpd.shutdown, daemon=True).start()
 
-        signal.signal(signal.SIGTERM, stop)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, stop)
         print(f"khabar slack: answering Slack events on http://0.0.0.0:{server.port}{EVENTS_PATH} "
               f"(index {engine.index_dir})", file=sys.stderr, flush=True)
         try:
@@ -748,7 +756,8 @@ def run_slack(settings: Settings, index: str | None = None, http_port: int | Non
     handler = SocketModeHandler(app, app_token=settings.slack.app_token, web_client=client,
                                 concurrency=max(4, settings.slack.workers))
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
     try:
         handler.connect()
     except SlackApiError as exc:
@@ -770,4 +779,4 @@ def run_slack(settings: Settings, index: str | None = None, http_port: int | Non
     return 0
 
 
-__all__ = ["KhabarBot", "SlackHTTPServer", "build_app", "make_client", "run_slack", "token_problem", "Path"]
+__all__ = ["KhabarBot", "SlackHTTPServer", "build_app", "make_client", "run_slack", "token_problem"]

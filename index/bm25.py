@@ -37,6 +37,17 @@ class BM25:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """Lucene-style idf per token; a token the index never saw gets the rarest possible weight."""
+        n = self.size
+        indptr = self.retriever.scores["indptr"]
+        vocab = self.retriever.vocab_dict
+        out = {}
+        for t in tokens:
+            df = int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0
+            out[t] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return out
+
     @property
     def size(self) -> int:
         return int(self.retriever.scores["num_docs"])

