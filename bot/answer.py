@@ -9,11 +9,15 @@ reported in two articles (often one Hindi, one English) becomes one answer citin
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from bot.config import AnswerSettings
+from index.embed import Embedder
+from index.passages import embed_text, passage_text
 from index.retrieve import Hit
 from index.store import Index
 from index.text import detect_lang, normalize_digits, tokenize
@@ -94,7 +98,7 @@ _PERSON = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+|श्री|श्रीमत�
 
 
 #: Columns of Answerer.features, in the order of the AnswerSettings weights.
-FEATURES = ("similarity", "passage", "lexical", "cue")
+FEATURES = ("similarity", "alignment", "passage", "lexical", "cue")
 
 
 def answer_types(question: str) -> set[str]:
@@ -118,9 +122,12 @@ def _key_numbers(text: str) -> set[str]:
 
 
 class Answerer:
-    def __init__(self, index: Index, settings: AnswerSettings):
+    def __init__(self, index: Index, settings: AnswerSettings, embedder: Embedder | None = None):
         self.index = index
         self.settings = settings
+        self.embedder = embedder
+        self._token_cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def answer(self, question: str, hits: list[Hit], qvecs: list[np.ndarray], top_k: int | None = None,
                retrieval_query: str | None = None) -> AnswerResult:
@@ -178,7 +185,56 @@ class Answerer:
 
     def weights(self) -> np.ndarray:
         s = self.settings
-        return np.array([s.w_similarity, s.w_passage, s.w_lexical, s.w_cue], dtype=np.float32)
+        return np.array([s.w_similarity, s.w_alignment, s.w_passage, s.w_lexical, s.w_cue], dtype=np.float32)
+
+    def _passage_tokens(self, pid: int) -> tuple[np.ndarray, np.ndarray]:
+        """Token vectors of a passage as the index embedded it, kept in a small LRU cache."""
+        with self._cache_lock:
+            if pid in self._token_cache:
+                self._token_cache.move_to_end(pid)
+                return self._token_cache[pid]
+        p = self.index.passages[pid]
+        text = embed_text(p, self.index.sentences, self.index.documents[p.doc_id].title)
+        value = self.embedder.token_vectors(text, self.embedder.passage_prompt)
+        with self._cache_lock:
+            self._token_cache[pid] = value
+            while len(self._token_cache) > self.settings.token_cache_passages:
+                self._token_cache.popitem(last=False)
+        return value
+
+    def alignment(self, queries: list[str], pids: list[int]) -> dict[int, float]:
+        """Late-interaction score per sentence of the given passages.
+
+        Each question token is matched to its most similar token of the sentence (contextual
+        token embeddings of the passage, so pronouns carry their antecedents) and the matches
+        are averaged. On XQuAD this picks the answer sentence within a passage far better than
+        the pooled sentence vector, most of all across languages (BENCHMARKS.md).
+        """
+        if self.embedder is None or not pids:
+            return {}
+        qtoks = []
+        for q in queries:
+            vecs, offs = self.embedder.token_vectors(q, self.embedder.query_prompt)
+            qtoks.append(vecs[offs[:, 0] >= 0] if (offs[:, 0] >= 0).any() else vecs)
+        out: dict[int, float] = {}
+        for pid in pids:
+            p = self.index.passages[pid]
+            tvecs, offs = self._passage_tokens(pid)
+            title = self.index.documents[p.doc_id].title
+            body = passage_text(p, self.index.sentences)
+            pos = 0 if body.startswith(title) else len(title) + 1
+            starts = np.maximum(offs[:, 0], 0)
+            valid = offs[:, 1] > 0
+            for sid in p.sids:
+                n = len(self.index.sentences[sid].text)
+                mask = valid & (starts >= pos) & (starts < pos + n)
+                pos += n + 1
+                if not mask.any():
+                    continue
+                sent = tvecs[mask]
+                score = float(np.mean([(q @ sent.T).max(axis=1).mean() for q in qtoks]))
+                out[sid] = max(out.get(sid, -1.0), score)
+        return out
 
     def features(self, question: str, hits: list[Hit], qvecs: list[np.ndarray],
                  retrieval_query: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,11 +257,15 @@ class Answerer:
         idf = self.index.bm25.idf(sorted(q_terms))
         q_weight = sum(idf.values())
         kinds = answer_types(question)
+        queries = list(dict.fromkeys([question, retrieval_query or question]))
+        aligned = self.alignment(queries, [h.pid for h in considered[: self.settings.align_passages]])
         feats = np.zeros((len(sids), len(FEATURES)), dtype=np.float32)
         for i, sid in enumerate(sids):
             text = self.index.sentences[sid].text
             matched = q_terms.intersection(tokenize(text))
-            feats[i] = (sim[i], sid_passage[int(sid)] - best_passage,
+            # Sentences outside the aligned passages stand in with their pooled cosine, a
+            # slightly optimistic proxy that keeps the two columns on one scale.
+            feats[i] = (sim[i], aligned.get(int(sid), sim[i]), sid_passage[int(sid)] - best_passage,
                         sum(idf[t] for t in matched) / q_weight if q_weight else 0.0, cue_matches(kinds, text))
         return sids, feats, svecs
 

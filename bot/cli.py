@@ -31,7 +31,11 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
 
 def make_engine(settings: Settings, index: str | None):
     from bot.engine import Engine
+    from index.store import read_manifest
 
+    folder = Path(index) if index else settings.index_dir
+    if folder:
+        read_manifest(Path(folder))  # a wrong folder is reported now, not after the model has loaded
     return Engine(settings, Path(index) if index else None, progress=sys.stderr.isatty())
 
 
@@ -47,13 +51,18 @@ def _stdin_lines():
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.engine import QuestionError
+    from bot.engine import QuestionError, clean_question
     from bot.format import render
 
     if args.top_k is not None and args.top_k < 1:
         raise UserError("--top-k must be at least 1")
     if args.question:
         questions = [" ".join(args.question)]
+        try:  # refuse an empty or over-long question before spending seconds loading the model
+            clean_question(questions[0], settings.answer.max_question_chars)
+        except QuestionError as exc:
+            print(f"khabar: {exc}", file=sys.stderr)
+            return 1
     elif sys.stdin.isatty():
         raise UserError("give a question as an argument, or pipe questions on stdin (one a line)")
     else:

@@ -26,12 +26,19 @@ class AnswerSettings:
     top_k: int = 3
     #: Passages (best first) whose sentences compete to be the answer.
     passages_considered: int = 6
-    #: Score of a sentence = weights · (cosine to the question, passage score relative to the best,
-    #: share of question terms it contains, answer-type cue matched).
+    #: Score of a sentence = weights · (pooled cosine to the question, token alignment with the
+    #: question, passage cosine relative to the best, idf share of question terms it contains,
+    #: answer-type cue matched). Fitted on XQuAD by scripts/tune_answerer.py.
     w_similarity: float = 1.0
-    w_passage: float = 0.5
-    w_lexical: float = 0.08
-    w_cue: float = 0.04
+    w_alignment: float = 1.0
+    w_passage: float = 1.0
+    w_lexical: float = 0.15
+    w_cue: float = 0.02
+    #: Passages (best first) whose sentences get token alignment, re-encoded at question time
+    #: (0 turns it off: faster, less accurate; BENCHMARKS.md has both).
+    align_passages: int = 2
+    #: Passages whose token vectors are kept in memory between questions.
+    token_cache_passages: int = 512
     #: Abstain when no passage in the question's language reaches the first dense cosine and no
     #: passage in another language reaches the second (calibrated on XQuAD; BENCHMARKS.md).
     abstain_below_same: float = 0.80
@@ -53,9 +60,9 @@ class ConversationSettings:
     #: Turns remembered per conversation, and conversations remembered at once (oldest dropped).
     max_turns: int = 6
     max_conversations: int = 5000
-    #: A question with at most this many content words ("Why?", "कब?") is read as a follow-up when there
+    #: A question with at most this many content words ("Why?", "कब?" have none) is a follow-up when there
     #: is history; more would mistake short new questions ("Who is Mahima Kaul?") for follow-ups.
-    short_question_words: int = 1
+    short_question_words: int = 0
 
 
 @dataclass

@@ -17,20 +17,26 @@ from bot.config import ConversationSettings
 from index.text import tokenize
 
 # Words that point back at something said before, in English, Hindi and romanised Hindi.
-_ANAPHORA_EN = (r"he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there|then|"
-                r"the same|such|also|too|else|more|further|other|another")
+# Only words that almost always point back: "that", "also" or "more" appear in plenty of
+# self-contained questions, and reading those as follow-ups would pollute them with old topics.
+_ANAPHORA_EN = r"he|she|him|her|his|hers|they|them|their|theirs|it|its|this|these|those"
 _LEADING_EN = r"and|but|so|what about|how about|and what|also|then|why|why not"
 _ANAPHORA_HI = ("वह|वे|वो|उस|उसे|उसने|उसका|उसकी|उसके|उन|उन्हें|उन्होंने|उनका|उनकी|उनके|इस|इसे|इसका|इसकी|इसके|"
-                "इन|इन्हें|इनका|यह|ये|वहां|वहाँ|तब|भी|और|फिर")
-_ANAPHORA_ROMAN = r"woh|wo|vah|unka|unki|unke|unhone|usne|uska|uski|iska|iski|aur|bhi|phir|fir"
+                "इन|इन्हें|इनका|इनके|इनकी|यह|ये|वहां|वहाँ|तब")
+_ANAPHORA_ROMAN = r"woh|wo|vah|unka|unki|unke|unhone|usne|uska|uski|iska|iski|inke|inka"
 _FOLLOWUP_EN = re.compile(rf"\b(?:{_ANAPHORA_EN}|{_ANAPHORA_ROMAN})\b", re.IGNORECASE)
 _LEADING = re.compile(rf"^\s*(?:{_LEADING_EN}|और|तो|फिर|लेकिन|aur|to|phir)\b", re.IGNORECASE)
 _FOLLOWUP_HI = re.compile(rf"(?:^|[\s,।?])(?:{_ANAPHORA_HI})(?=$|[\s,।?])")
+# A bare question word ("Why?", "कब?", "kyon?") asks about whatever was just discussed.
+_BARE = re.compile(r"^\s*(?:why|when|where|how|who|what|which|how much|how many|why not|कब|क्यों|कैसे|कहां|कहाँ|"
+                   r"कौन|क्या|किसने|कितने|kab|kyon|kyun|kaise|kahan|kaun|kya|kisne|kitne)\s*[?।!.]*\s*$",
+                   re.IGNORECASE)
 
 
 def is_followup(question: str, short_words: int) -> bool:
     """Does this question need its conversation to be understood?"""
-    if _LEADING.search(question) or _FOLLOWUP_EN.search(question) or _FOLLOWUP_HI.search(question):
+    if (_BARE.match(question) or _LEADING.search(question) or _FOLLOWUP_EN.search(question)
+            or _FOLLOWUP_HI.search(question)):
         return True
     return len(tokenize(question)) <= short_words
 

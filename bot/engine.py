@@ -88,7 +88,7 @@ class Engine:
     def _load(self, path: Path) -> _Served:
         index = load_index(path, expect_model_id=self.embedder.model_id)
         return _Served(index, Retriever(index, self.embedder, self.settings.index),
-                       Answerer(index, self.settings.answer))
+                       Answerer(index, self.settings.answer, self.embedder))
 
     @property
     def index(self) -> Index:

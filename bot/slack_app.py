@@ -22,6 +22,7 @@ length limit get the engine's polite refusal; HTTP mode verifies Slack's request
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -30,7 +31,8 @@ import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -49,6 +52,16 @@ from bot.slack_format import (ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_S
                               answer_message, apology_message, notice_message, slack_to_plain)
 
 log = logging.getLogger(__name__)
+
+
+class _NoTokenNotice(logging.Filter):
+    """bolt warns that SLACK_BOT_TOKEN is unused when a client is given; the client carries that token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_NoTokenNotice())
 
 EVENTS_PATH = "/slack/events"
 #: Replies in a followed thread that are not questions ("thanks", "ok", an emoji): said to people.
@@ -64,6 +77,9 @@ def is_acknowledgement(text: str) -> bool:
     return all(w in _ACK_WORDS or not any(ch.isalnum() for ch in w) for w in words)
 
 
+#: Payload types bolt has listeners for; anything else (e.g. app_rate_limited) is acked and logged.
+_KNOWN_PAYLOADS = {"event_callback", "url_verification", "block_actions", "interactive_message", "shortcut",
+                   "message_action", "view_submission", "view_closed", "block_suggestion"}
 _USER_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -141,34 +157,49 @@ class TTLCache(TTLSet):
             return self._values.get(key)
 
 
-class KeyedLocks:
-    """One lock per key (a conversation), dropped when nobody holds or waits for it."""
+class ConversationOrder:
+    """Questions of one conversation are answered in the order they arrived.
+
+    A ticket is taken when the question is accepted (in arrival order); the worker that
+    answers it waits until every earlier ticket of the same conversation is done. Other
+    conversations are not held up.
+    """
 
     def __init__(self):
-        self._locks: dict[str, list] = {}  # key -> [lock, users]
-        self._guard = threading.Lock()
+        self._cond = threading.Condition()
+        self._queues: dict[str, deque] = {}
+        self._next = itertools.count()
 
-    def __call__(self, key: str):
-        return _KeyedLock(self, key)
+    def ticket(self, key: str) -> int:
+        with self._cond:
+            t = next(self._next)
+            self._queues.setdefault(key, deque()).append(t)
+            return t
 
+    def done(self, key: str, ticket: int) -> None:
+        with self._cond:
+            q = self._queues.get(key)
+            if q is not None:
+                try:
+                    q.remove(ticket)
+                except ValueError:
+                    pass
+                if not q:
+                    del self._queues[key]
+            self._cond.notify_all()
 
-class _KeyedLock:
-    def __init__(self, owner: KeyedLocks, key: str):
-        self.owner, self.key = owner, key
+    @contextmanager
+    def turn(self, key: str, ticket: int):
+        with self._cond:
+            self._cond.wait_for(lambda: not self._queues.get(key) or self._queues[key][0] == ticket)
+        try:
+            yield
+        finally:
+            self.done(key, ticket)
 
-    def __enter__(self):
-        with self.owner._guard:
-            entry = self.owner._locks.setdefault(self.key, [threading.Lock(), 0])
-            entry[1] += 1
-        entry[0].acquire()
-
-    def __exit__(self, *exc):
-        with self.owner._guard:
-            entry = self.owner._locks[self.key]
-            entry[0].release()
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self.owner._locks[self.key]
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._queues)
 
 
 class _Inflight:
@@ -240,6 +271,7 @@ class Question:
     thread_ts: str | None     # where the answer goes (None: top level, e.g. a DM)
     source: str               # mention | dm | thread | slash | share
     received: float = field(default_factory=time.monotonic)
+    ticket: int | None = None  # its place in its conversation (ConversationOrder)
 
 
 class KhabarBot:
@@ -250,6 +282,8 @@ class KhabarBot:
         self.engine = engine
         s = settings.slack
         self.client = client or make_client(settings)
+        if not self.client.token and s.bot_token:
+            self.client.token = s.bot_token
         _ensure_rate_limit_retries(self.client)
         self.inflight = _Inflight()
         self.listener_pool = _CountingExecutor(self.inflight, max_workers=8, name="khabar-listener")
@@ -258,16 +292,15 @@ class KhabarBot:
         conv = settings.conversation
         self.threads = TTLSet(ttl=conv.idle_seconds, capacity=max(1, conv.max_conversations))
         self.shares = TTLCache(ttl=max(conv.idle_seconds, 3600.0), capacity=2000)
-        self.conversation_locks = KeyedLocks()
+        self.order = ConversationOrder()
         self.feedback = FeedbackLog(settings.feedback_log())
         self.allowed = {c.strip() for c in s.allowed_channels if c.strip()}
         self._stop = threading.Event()
         self._reloader: threading.Thread | None = None
         self.bot_user_id: str | None = None
         self.app = App(
-            token=self.client.token,
+            client=self.client,  # its token is the bot token; auth.test runs once, here
             signing_secret=s.signing_secret or None,
-            client=self.client,
             listener_executor=self.listener_pool,
             # request_verification stays on: HTTP requests must carry a valid, fresh signature.
         )
@@ -342,6 +375,13 @@ class KhabarBot:
 
     def _register(self) -> None:
         app = self.app
+
+        @app.middleware  # runs after bolt's signature check and authorization
+        def ack_unknown_payloads(body, next):
+            if not isinstance(body, dict) or "command" in body or body.get("type") in _KNOWN_PAYLOADS:
+                return next()
+            log.info("acknowledged a payload of unknown type %r", body.get("type") if isinstance(body, dict) else body)
+            return BoltResponse(status=200, body="")
 
         @app.event("app_mention")
         def on_mention(body, event, context, request):
@@ -418,7 +458,8 @@ class KhabarBot:
             source = "thread"
         else:
             return  # a channel message not meant for the bot (app_mention covers mentions)
-        retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+        retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
+        retry = None if retry in (None, "", "0") else retry
         if not self._first_delivery(body, event, retry):
             return
         if not self.channel_allowed(channel, channel_type):
@@ -436,7 +477,7 @@ class KhabarBot:
             self.threads.touch(f"{channel}:{reply_ts}")  # follow-ups here need no mention
         q = Question(text=slack_to_plain(raw, bot_user_id), channel=channel, user=event.get("user"), cid=cid,
                      thread_ts=reply_ts, source=source)
-        self.answer_pool.submit(self._answer_and_post, q)
+        self._submit_question(self._answer_and_post, q)
 
     def _on_command(self, ack, command: dict, context) -> None:
         channel = command.get("channel_id")
@@ -451,16 +492,24 @@ class KhabarBot:
         ack()
         q = Question(text=text, channel=channel, user=user, cid=f"slack:{channel}:slash:{user}", thread_ts=None,
                      source="slash")
-        self.answer_pool.submit(self._answer_slash, q, command.get("response_url"))
+        self._submit_question(self._answer_slash, q, command.get("response_url"))
 
     # --- answering ------------------------------------------------------------------------------------
+
+    def _submit_question(self, fn, q: Question, *args) -> None:
+        q.ticket = self.order.ticket(q.cid)
+        try:
+            self.answer_pool.submit(fn, q, *args)
+        except BaseException:
+            self.order.done(q.cid, q.ticket)
+            raise
 
     def _ask(self, q: Question) -> tuple[object | None, SlackMessage | None]:
         """(engine result, None) or (None, a refusal or apology message)."""
         from bot.engine import QuestionError
 
         try:
-            with self.conversation_locks(q.cid):
+            with self.order.turn(q.cid, q.ticket) if q.ticket is not None else nullcontext():
                 return self.engine.ask(q.text, conversation_id=q.cid), None
         except QuestionError as exc:
             return None, notice_message(str(exc))
@@ -557,15 +606,14 @@ class KhabarBot:
             if ts:  # replies to the shared answer are follow-ups of its question
                 cid = f"slack:{channel}:{ts}"
                 self.threads.touch(f"{channel}:{ts}")
-                self.answer_pool.submit(self._seed_conversation, q.text, cid)
+                seed = Question(text=q.text, channel=channel, user=q.user, cid=cid, thread_ts=ts, source="share")
+                self._submit_question(self._seed_conversation, seed)
         self._respond(response_url, delete_original=True)
 
-    def _seed_conversation(self, question: str, cid: str) -> None:
-        try:
-            with self.conversation_locks(cid):
-                self.engine.ask(question, conversation_id=cid)
-        except Exception:
-            log.exception("could not seed the shared answer's thread")
+    def _seed_conversation(self, q: Question) -> None:
+        result, notice = self._ask(q)  # the answer is the one already shown; only the turn is kept
+        if notice is not None:
+            log.warning("could not seed the shared answer's thread %s", q.cid)
 
     def _on_feedback(self, body: dict, action: dict) -> None:
         vote = "up" if action.get("action_id") == ACTION_FEEDBACK_UP else "down"
@@ -713,15 +761,35 @@ def run_slack(settings: Settings, index: str | None = None, http_port: int | Non
         print(f"khabar slack: --http needs a port between 1 and 65535, not {http_port}", file=sys.stderr)
         return 2
 
+    client = make_client(settings)
+    try:  # before loading the model: a refused token should not cost a minute
+        client.auth_test()
+    except SlackApiError as exc:
+        print(f"khabar slack: Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')})", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(f"khabar slack: cannot reach the Slack API at {settings.slack.api_base_url} "
+              f"({type(exc).__name__}); check the network or KHABAR_SLACK_API_BASE_URL", file=sys.stderr)
+        return 2
+
+    if http_port is None:
+        try:  # the app-level token too, before the model loads
+            client.apps_connections_open(app_token=settings.slack.app_token)
+        except SlackApiError as exc:
+            print(f"khabar slack: Slack refused SLACK_APP_TOKEN ({exc.response.get('error')})", file=sys.stderr)
+            return 2
+        except Exception as exc:
+            print(f"khabar slack: cannot reach the Slack API at {settings.slack.api_base_url} "
+                  f"({type(exc).__name__}); check the network or KHABAR_SLACK_API_BASE_URL", file=sys.stderr)
+            return 2
+
     from bot.cli import make_engine
 
     engine = make_engine(settings, index)
-    client = make_client(settings)
     try:
         app = build_app(settings, engine, client)
     except BoltError as exc:
-        reason = "invalid_auth" if "invalid_auth" in str(exc) else str(exc).split("\n")[0]
-        reason = reason.replace(settings.slack.bot_token, "xoxb-***") if settings.slack.bot_token else reason
+        reason = "invalid_auth" if "invalid_auth" in str(exc) else type(exc).__name__
         print(f"khabar slack: Slack refused SLACK_BOT_TOKEN ({reason})", file=sys.stderr)
         return 2
     bot: KhabarBot = app.khabar
@@ -762,9 +830,23 @@ def run_slack(settings: Settings, index: str | None = None, http_port: int | Non
         handler.connect()
     except SlackApiError as exc:
         print(f"khabar slack: Slack refused SLACK_APP_TOKEN ({exc.response.get('error')})", file=sys.stderr)
+        handler.client.close()
         bot.close(wait=False)
         return 2
-    print(f"khabar slack: connected over Socket Mode (index {engine.index_dir})", file=sys.stderr, flush=True)
+    except Exception as exc:
+        detail = str(exc)
+        for secret in (settings.slack.app_token, settings.slack.bot_token):
+            detail = detail.replace(secret, "***") if secret else detail
+        print(f"khabar slack: cannot open the Socket Mode connection ({type(exc).__name__}: {detail[:200]})",
+              file=sys.stderr)
+        handler.client.close()
+        bot.close(wait=False)
+        return 2
+    if handler.client.is_connected():
+        print(f"khabar slack: connected over Socket Mode (index {engine.index_dir})", file=sys.stderr, flush=True)
+    else:
+        print("khabar slack: the Socket Mode connection failed; retrying in the background (see the log)",
+              file=sys.stderr, flush=True)
     try:
         while not done.wait(1.0):
             pass

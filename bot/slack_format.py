@@ -167,14 +167,19 @@ def feedback_value(result: AnswerResult, question: str) -> str:
                            ensure_ascii=False, separators=(",", ":"))
         if len(value) <= MAX_BUTTON_VALUE:
             return value
-        if len(q) > 100:
-            q = q[: max(100, len(q) - (len(value) - MAX_BUTTON_VALUE) - 1)] + "\u2026"
+        excess = len(value) - MAX_BUTTON_VALUE
+        if len(q) > 101:  # shorten the question first, but keep its first 100 characters
+            q = q[: max(100, len(q) - excess - 1)] + "\u2026"
         elif any(a[2] for a in answers):
             answers = [[d, s, []] for d, s, _ in answers]
         elif len(answers) > 1:
-            answers = answers[:-1]
+            answers = answers[: max(1, len(answers) - 1 - excess // 40)]
         else:
             q = q[:50]
+            answers = [[str(answers[0][0])[:200], answers[0][1], []]] if answers else []
+            value = json.dumps({"v": 1, "q": q, "ab": bool(result.abstained), "a": answers},
+                               ensure_ascii=False, separators=(",", ":"))
+            return value[:MAX_BUTTON_VALUE]
 
 
 def feedback_buttons(value: str) -> list[dict]:

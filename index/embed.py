@@ -104,6 +104,26 @@ class Embedder:
     def passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt, progress=progress)
 
+    def token_vectors(self, text: str, prompt_name: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """Contextual token embeddings (L2-normalised) of one text, and each token's character span
+        in `text` ((-1, -1) for prompt and special tokens).
+
+        The answerer aligns question tokens with sentence tokens (late interaction); the pooled
+        sentence vector alone blurs which sentence of a passage holds the answer.
+        """
+        import torch
+
+        prompts = getattr(self.model, "prompts", {}) or {}
+        prefix = prompts.get(prompt_name or "", "")
+        enc = self.model.tokenizer(prefix + text, return_tensors="pt", return_offsets_mapping=True,
+                                   truncation=True, max_length=self.model.max_seq_length)
+        offsets = enc.pop("offset_mapping")[0].numpy() - len(prefix)
+        with torch.inference_mode():
+            hidden = self.model[0].auto_model(**enc).last_hidden_state[0]
+        vecs = torch.nn.functional.normalize(hidden.float(), dim=-1).numpy()
+        offsets[(offsets[:, 1] <= 0) | (offsets[:, 1] <= offsets[:, 0])] = -1
+        return vecs, offsets
+
     @property
     def passage_prompt_text(self) -> str:
         """The literal prompt string; part of the cache key so a prompt change re-embeds."""

@@ -105,7 +105,7 @@ def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embed
             indexes[key] = build_corpus_index(data["paragraphs"], langs, work, settings, embedder)
         idx = indexes[key]
         retriever = Retriever(idx, embedder, settings.index)
-        answerer = Answerer(idx, settings.answer)
+        answerer = Answerer(idx, settings.answer, embedder)
         doc_key = {doc_id: doc_id.split("-", 1)[1] for doc_id in idx.documents}
         doc_article = {doc_id: int(doc_key[doc_id].split("-")[0]) for doc_id in idx.documents}
         asked = [(q, l) for q in questions for l in ([qlang] if qlang else ["en", "hi"])]

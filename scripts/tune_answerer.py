@@ -26,10 +26,11 @@ from index.retrieve import Retriever  # noqa: E402
 from evaluate import SETTINGS, _norm, build_corpus_index, load_xquad  # noqa: E402
 
 GRID = {
-    "similarity": [1.0],
-    "passage": [0.0, 0.25, 0.5, 1.0],
-    "lexical": [0.0, 0.04, 0.08, 0.15, 0.25],
-    "cue": [0.0, 0.02, 0.04, 0.08],
+    "similarity": [0.0, 0.5, 1.0],
+    "alignment": [0.0, 0.5, 1.0, 2.0],
+    "passage": [0.5, 1.0, 2.0],
+    "lexical": [0.0, 0.08, 0.15, 0.25],
+    "cue": [0.0, 0.02, 0.04],
 }
 
 
@@ -42,7 +43,7 @@ def collect(args, settings, embedder):
     for setting, (qlang, langs) in SETTINGS.items():
         idx = build_corpus_index(data["paragraphs"], langs, args.work, settings, embedder)
         retriever = Retriever(idx, embedder, settings.index)
-        answerer = Answerer(idx, settings.answer)
+        answerer = Answerer(idx, settings.answer, embedder)
         article = {d: int(d.split("-")[1]) for d in idx.documents}
         out = []
         for q in qs:

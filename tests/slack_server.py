@@ -3,8 +3,8 @@
 This is the approach of slack-bolt's own test suite (its `mock_web_api_server`): the real
 `slack_sdk.WebClient` talks real HTTP to 127.0.0.1, so retries, 429 handling, JSON/form
 encoding and the bot's threading are exercised as in production. The server answers
-`auth.test`, `chat.postMessage`, `chat.postEphemeral`, `chat.update`, `reactions.add` and
-`response_url` posts (`/response/<name>`), checks the token and Block Kit's limits the way
+`auth.test`, `chat.postMessage`, `chat.postEphemeral`, `chat.update`, `reactions.add`,
+`apps.connections.open` (token check only) and `response_url` posts (`/response/<name>`), checks the token and Block Kit's limits the way
 Slack does (`invalid_auth`, `invalid_blocks`), records every request, and can be told to
 answer a method with HTTP 429 + Retry-After.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BOT_TOKEN = "xoxb-1111-2222-khabartesttoken"
+APP_TOKEN = "xapp-1-AKHABAR01-3333-khabarapptoken"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_USER_ID = "UKHABAR01"
 BOT_ID = "BKHABAR01"
@@ -93,9 +94,10 @@ def block_kit_problem(blocks) -> str | None:
 class SlackAPIServer:
     """`with SlackAPIServer() as slack: WebClient(base_url=slack.base_url, token=BOT_TOKEN)`."""
 
-    def __init__(self, token: str = BOT_TOKEN, bot_user_id: str = BOT_USER_ID, bot_id: str = BOT_ID,
+    def __init__(self, token: str = BOT_TOKEN, app_token: str = APP_TOKEN, bot_user_id: str = BOT_USER_ID, bot_id: str = BOT_ID,
                  team_id: str = TEAM_ID):
         self.token = token
+        self.app_token = app_token
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
@@ -260,6 +262,12 @@ class SlackAPIServer:
             if not (body.get("text") or body.get("blocks") or body.get("delete_original")):
                 return 400, {"ok": False, "error": "no_text"}
             return 200, {"ok": True}
+        if method == "apps.connections.open":
+            auth = headers.get("authorization", "")
+            if auth != f"Bearer {self.app_token}":
+                return 200, {"ok": False, "error": "invalid_auth"}
+            # No WebSocket here: the Socket Mode tests feed envelopes to the client directly.
+            return 200, {"ok": True, "url": "wss://127.0.0.1:9/link/?ticket=test"}
         err = self._authed(headers, body)
         if err:
             return 200, {"ok": False, "error": err}

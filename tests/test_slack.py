@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slack_server import (BOT_ID, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, SlackAPIServer, all_text,
+from tests.slack_server import (APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, SlackAPIServer, all_text,
                                 block_action, buttons, event_callback, mention, message, next_ts, post_signed,
                                 signature_headers, slash_command)
 
@@ -133,6 +133,29 @@ def test_token_problems_name_the_variable_never_the_value(settings):
     assert "SLACK_SIGNING_SECRET" in token_problem(s, http=True)
     s.slack.signing_secret = SIGNING_SECRET
     assert token_problem(s, http=True) is None
+
+
+def test_questions_of_one_conversation_answered_in_arrival_order():
+    import threading
+
+    from bot.slack_app import ConversationOrder
+
+    order = ConversationOrder()
+    first, second, other = order.ticket("t1"), order.ticket("t1"), order.ticket("t2")
+    entered = []
+
+    def work(key, ticket):
+        with order.turn(key, ticket):
+            entered.append(ticket)
+
+    late = threading.Thread(target=work, args=("t1", second))
+    late.start()
+    work("t2", other)  # another conversation is not held up
+    time.sleep(0.05)
+    assert entered == [other]  # the second question waits for the first
+    work("t1", first)
+    late.join(5)
+    assert entered == [other, first, second] and len(order) == 0
 
 
 def test_feedback_acknowledgements_are_not_questions():
@@ -358,6 +381,8 @@ def test_allowed_channels_and_unknown_events(bot_settings, engine, slack):
                       {"type": "message", "subtype": "message_deleted", "channel": "CDESK0001", "ts": next_ts()}):
             assert h.send(event_callback(event)).status == 200
         assert h.send(block_action("mystery_button", "1", slack.response_url("m")), form=True).status == 200
+        assert h.send({"token": "t", "type": "app_rate_limited", "team_id": "TNEWSROOM",
+                       "minute_rate_limited": 1518467820, "api_app_id": "AKHABAR01"}).status == 200
 
         ts, _ = h.mention("What is the capital of France?")  # allowed channel: answered (plainly: not found)
         [answer] = h.answers_in("CDESK0001", ts)
@@ -502,6 +527,22 @@ def test_cli_token_validation(env, args, variable, secret, tmp_path):
     if secret:
         assert secret not in proc.stdout + proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.slow
+def test_cli_refused_tokens_fail_fast(slack, tmp_path):
+    """Well-formed but wrong tokens: Slack's refusal, named, before the model is loaded."""
+    cases = [({"SLACK_BOT_TOKEN": "xoxb-1111-2222-sekritwrong", "SLACK_SIGNING_SECRET": SIGNING_SECRET},
+              ["--http", "3000"], "SLACK_BOT_TOKEN", "sekritwrong"),
+             ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-A1-2-sekritapp"}, [], "SLACK_APP_TOKEN",
+              "sekritapp")]
+    for env, args, variable, secret in cases:
+        proc = subprocess.run([sys.executable, "-m", "bot", "slack", *args],
+                              env=_env(KHABAR_SLACK_API_BASE_URL=slack.base_url, **env), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert f"Slack refused {variable} (invalid_auth)" in proc.stderr
+        assert secret not in proc.stdout + proc.stderr and APP_TOKEN not in proc.stderr
 
 
 def _free_port() -> int:

@@ -1,0 +1,84 @@
+"""Reading articles: the seeds' title/date conventions, JSONL, and every kind of bad file."""
+import json
+from pathlib import Path
+
+import pytest
+
+from index.corpus import CorpusError, parse_txt, read_corpus
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def test_seed_titles_dates_and_languages():
+    corpus = read_corpus(SEEDS)
+    docs = {d.doc_id: d for d in corpus.documents}
+    assert len(docs) == 5 and not corpus.skipped
+    hi = docs["000_d8dae42a146f05ed"]
+    assert hi.lang == "hi" and hi.date == "2021-02-10"
+    assert hi.title.startswith("सरकार से बात करना चाहती है ट्विटर कंपनी")
+    assert "Updated:" not in hi.text  # the date line is metadata, never an answer
+    en = docs["003_650a5a8d15b4475b"]
+    assert en.lang == "en" and en.date == "2021-02-09"
+    assert en.title == "Twitter Reaches Out To IT Ministry Of India, Says Employees Security Top Priority"
+    assert "date 2021" not in en.text
+    lede = docs["004_2607bfde9224eb31"]  # no headline: the lede's first sentence is the title
+    assert lede.title.startswith("Micro-blogging platform Twitter on Monday") and len(lede.title) <= 161
+    assert lede.text.startswith("Micro-blogging platform Twitter on Monday")
+    assert [docs[k].lang for k in sorted(docs)] == ["hi", "hi", "en", "en", "en"]
+
+
+def test_parse_txt_updated_line_variants():
+    doc = parse_txt("Headline here\n\nPublished: Mar 3, 2022\n\nBody text. More text.", "x")
+    assert doc.date == "2022-03-03" and doc.title == "Headline here" and "Body text." in doc.text
+    assert parse_txt("Only line", "y").text == "Only line"
+    with pytest.raises(ValueError):
+        parse_txt("\n \n", "z")
+
+
+def test_bad_files_are_skipped_with_reasons(tmp_path):
+    (tmp_path / "good.txt").write_text("Title\n\nTwitter blocked 1,178 accounts.", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00")
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 news".encode("latin-1"))
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.txt").write_text("  \n\n ")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / ".hidden.txt").write_text("ignored")
+    corpus = read_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["good"]
+    reasons = {Path(s.path).name: s.reason for s in corpus.skipped}
+    assert "binary" in reasons["binary.txt"]
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert "empty" in reasons["empty.txt"] and "empty" in reasons["blank.txt"]
+    assert "unsupported" in reasons["report.pdf"]
+    assert ".hidden.txt" not in reasons
+
+
+def test_jsonl_articles_and_bad_lines(tmp_path):
+    rows = [
+        {"id": "a1", "title": "T1", "text": "सरकार ने आदेश दिया।", "date": "2021-02-04", "url": "https://x/a1"},
+        {"id": "a2", "title": "T2", "text": "English text here.", "lang": "en"},
+        {"id": "a3", "title": "", "text": "no title"},
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows] + ["{not json", "[1, 2]", ""]
+    lines.append(json.dumps({"id": "a1", "title": "dup", "text": "dup"}))
+    (tmp_path / "feed.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    corpus = read_corpus(tmp_path)
+    docs = {d.doc_id: d for d in corpus.documents}
+    assert set(docs) == {"a1", "a2"}
+    assert docs["a1"].lang == "hi" and docs["a1"].date == "2021-02-04" and docs["a1"].url == "https://x/a1"
+    reasons = " | ".join(s.reason for s in corpus.skipped)
+    assert "missing field(s): title" in reasons and "invalid JSON" in reasons
+    assert "not a JSON object" in reasons and "duplicate doc_id 'a1'" in reasons
+
+
+def test_no_usable_document_is_an_error(tmp_path):
+    (tmp_path / "x.bin").write_bytes(b"\x00")
+    (tmp_path / "e.txt").write_text("")
+    with pytest.raises(CorpusError, match="no usable article"):
+        read_corpus(tmp_path)
+    with pytest.raises(CorpusError, match="not found"):
+        read_corpus(tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError, match="no .txt or .jsonl"):
+        read_corpus(empty)
