@@ -43,7 +43,10 @@ class _Served:
 
 def clean_question(text: str, max_chars: int) -> str:
     """Strip control characters and whitespace; refuse empty and over-long questions."""
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\u200c\u200d" else " " for ch in text)
+    # Controls become spaces; invisible format characters (soft hyphen, zero-width space, BOM) are
+    # dropped so they do not split a pasted word in two; ZWJ/ZWNJ shape Devanagari and are kept.
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\u200c\u200d"
+                   else "" if unicodedata.category(ch) == "Cf" else " " for ch in text)
     text = " ".join(text.split())
     if not text:
         raise QuestionError("The question is empty. Ask something like "

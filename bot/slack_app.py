@@ -751,6 +751,18 @@ def token_problem(settings: Settings, http: bool) -> str | None:
     return None
 
 
+def _slack_refusal(variable: str, call, settings: Settings) -> str | None:
+    """Why Slack would not take this token (without echoing it), or None if it did."""
+    try:
+        call()
+    except SlackApiError as exc:
+        return f"Slack refused {variable} ({exc.response.get('error')})"
+    except Exception as exc:  # noqa: BLE001 - any transport failure gets the same advice
+        return (f"cannot reach the Slack API at {settings.slack.api_base_url} ({type(exc).__name__}); "
+                f"check the network or KHABAR_SLACK_API_BASE_URL")
+    return None
+
+
 def run_slack(settings: Settings, index: str | None = None, http_port: int | None = None) -> int:
     """`khabar slack`: Socket Mode by default, HTTP on `http_port`. Returns the exit status."""
     problem = token_problem(settings, http=http_port is not None)
@@ -762,25 +774,14 @@ def run_slack(settings: Settings, index: str | None = None, http_port: int | Non
         return 2
 
     client = make_client(settings)
-    try:  # before loading the model: a refused token should not cost a minute
-        client.auth_test()
-    except SlackApiError as exc:
-        print(f"khabar slack: Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')})", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        print(f"khabar slack: cannot reach the Slack API at {settings.slack.api_base_url} "
-              f"({type(exc).__name__}); check the network or KHABAR_SLACK_API_BASE_URL", file=sys.stderr)
-        return 2
-
+    # Check the tokens with Slack before loading the model: a refused token should not cost a minute.
+    checks = [("SLACK_BOT_TOKEN", client.auth_test)]
     if http_port is None:
-        try:  # the app-level token too, before the model loads
-            client.apps_connections_open(app_token=settings.slack.app_token)
-        except SlackApiError as exc:
-            print(f"khabar slack: Slack refused SLACK_APP_TOKEN ({exc.response.get('error')})", file=sys.stderr)
-            return 2
-        except Exception as exc:
-            print(f"khabar slack: cannot reach the Slack API at {settings.slack.api_base_url} "
-                  f"({type(exc).__name__}); check the network or KHABAR_SLACK_API_BASE_URL", file=sys.stderr)
+        checks.append(("SLACK_APP_TOKEN", lambda: client.apps_connections_open(app_token=settings.slack.app_token)))
+    for variable, call in checks:
+        problem = _slack_refusal(variable, call, settings)
+        if problem:
+            print(f"khabar slack: {problem}", file=sys.stderr)
             return 2
 
     from bot.cli import make_engine

@@ -28,8 +28,9 @@ class IndexSettings:
     query_prompt: str = "query"
     passage_prompt: str = "passage"
     embed_batch_size: int = 32
-    #: Threads torch may use for embedding (0: torch's default).
-    torch_threads: int = 0
+    #: Threads torch may use (0: torch's default, one per core). One is the default because on a
+    #: shared machine two spinning OpenMP threads per process made a question 10x slower (BENCHMARKS.md).
+    torch_threads: int = 1
 
     # --- passages ------------------------------------------------------------------------
     #: Sentences per passage and how many are shared with the next one.

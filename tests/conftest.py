@@ -24,7 +24,6 @@ def settings():
     # Tests run on defaults, whatever the developer's environment or khabar.toml says.
     env = {k: v for k, v in os.environ.items() if k == "KHABAR_HOME"}
     s = load_settings(env=env)
-    s.index.torch_threads = 0
     return s
 
 
