@@ -87,6 +87,7 @@ class Engine:
         self.conversations = Conversations(settings.conversation)
         self._served = self._load(self.index_dir)
         self._reload_lock = threading.Lock()
+        self._last_refusal: str | None = None
 
     def _load(self, path: Path) -> _Served:
         index = load_index(path, expect_model_id=self.embedder.model_id)
@@ -98,26 +99,33 @@ class Engine:
         return self._served.index
 
     def reload_if_changed(self) -> bool:
-        """Swap in a rebuilt index if the folder now holds a different build. True if swapped."""
+        """Swap in a rebuilt index if the folder now holds a different build. True if swapped.
+
+        A problem is logged once (not on every poll) until the folder changes again.
+        """
         with self._reload_lock:
             try:
                 build_id = read_manifest(self.index_dir).get("build_id")
             except IndexLoadError as exc:
-                log.warning("index folder not usable right now (%s); still serving build %s",
-                            exc, self._served.index.build_id)
+                self._log_refusal(logging.WARNING, f"index folder not usable right now ({exc})")
                 return False
             if build_id == self._served.index.build_id:
                 return False
             try:
                 served = self._load(self.index_dir)
             except IndexLoadError as exc:
-                log.error("refusing the new index in %s: %s; still serving build %s",
-                          self.index_dir, exc, self._served.index.build_id)
+                self._log_refusal(logging.ERROR, f"refusing the new index in {self.index_dir}: {exc}")
                 return False
             self._served = served
+            self._last_refusal = None
             log.warning("now serving index build %s (%d passages)", served.index.build_id,
                         len(served.index.passages))
             return True
+
+    def _log_refusal(self, level: int, message: str) -> None:
+        if message != self._last_refusal:
+            log.log(level, "%s; still serving build %s", message, self._served.index.build_id)
+            self._last_refusal = message
 
     def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None) -> AnswerResult:
         question = clean_question(question, self.settings.answer.max_question_chars)

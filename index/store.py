@@ -7,6 +7,7 @@ nothing: every file is checked against the manifest and a mismatch is named prec
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
@@ -131,19 +132,49 @@ def write_index(out: Path, *, documents: list[Document], sentences: list[Sentenc
     return out
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd = -100
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp`: the old folder is moved aside first, then deleted."""
+    """Replace `out` by `tmp` so that `out` is never missing: one atomic exchange where the
+    kernel has it (Linux), else move-aside-then-rename with the old folder restored on failure."""
     if not out.exists():
         os.rename(tmp, out)
-        return
-    old = out.parent / f".{out.name}.old-{time.time_ns():x}"
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    elif _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous index
+    else:
+        old = out.parent / f".{out.name}.old-{time.time_ns():x}"
+        os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(out.parent)
 
 
 def read_manifest(path: Path) -> dict:
