@@ -259,13 +259,16 @@ class Answerer:
         kinds = answer_types(question)
         queries = list(dict.fromkeys([question, retrieval_query or question]))
         aligned = self.alignment(queries, [h.pid for h in considered[: self.settings.align_passages]])
+        # Sentences outside the aligned passages stand in with their pooled cosine, shifted by the
+        # mean gap between the two scores on the aligned sentences so both are on one scale.
+        pos = {int(sid): i for i, sid in enumerate(sids)}
+        gaps = [score - sim[pos[sid]] for sid, score in aligned.items() if sid in pos]
+        offset = float(np.mean(gaps)) if gaps else 0.0
         feats = np.zeros((len(sids), len(FEATURES)), dtype=np.float32)
         for i, sid in enumerate(sids):
             text = self.index.sentences[sid].text
             matched = q_terms.intersection(tokenize(text))
-            # Sentences outside the aligned passages stand in with their pooled cosine, a
-            # slightly optimistic proxy that keeps the two columns on one scale.
-            feats[i] = (sim[i], aligned.get(int(sid), sim[i]), sid_passage[int(sid)] - best_passage,
+            feats[i] = (sim[i], aligned.get(int(sid), sim[i] + offset), sid_passage[int(sid)] - best_passage,
                         sum(idf[t] for t in matched) / q_weight if q_weight else 0.0, cue_matches(kinds, text))
         return sids, feats, svecs
 

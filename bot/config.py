@@ -29,10 +29,10 @@ class AnswerSettings:
     #: Score of a sentence = weights · (pooled cosine to the question, token alignment with the
     #: question, passage cosine relative to the best, idf share of question terms it contains,
     #: answer-type cue matched). Fitted on XQuAD by scripts/tune_answerer.py.
-    w_similarity: float = 1.0
+    w_similarity: float = 0.5
     w_alignment: float = 1.0
-    w_passage: float = 1.0
-    w_lexical: float = 0.15
+    w_passage: float = 2.0
+    w_lexical: float = 0.08
     w_cue: float = 0.02
     #: Passages (best first) whose sentences get token alignment, re-encoded at question time
     #: (0 turns it off: faster, less accurate; BENCHMARKS.md has both).

@@ -26,10 +26,10 @@ from index.retrieve import Retriever  # noqa: E402
 from evaluate import SETTINGS, _norm, build_corpus_index, load_xquad  # noqa: E402
 
 GRID = {
-    "similarity": [0.0, 0.5, 1.0],
+    "similarity": [0.0, 0.25, 0.5, 1.0],
     "alignment": [0.0, 0.5, 1.0, 2.0],
-    "passage": [0.5, 1.0, 2.0],
-    "lexical": [0.0, 0.08, 0.15, 0.25],
+    "passage": [1.0, 2.0, 3.0, 4.0],
+    "lexical": [0.0, 0.04, 0.08, 0.15],
     "cue": [0.0, 0.02, 0.04],
 }
 
