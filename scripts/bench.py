@@ -5,8 +5,8 @@
                             [--quick] [--work DIR] [--rebuild] [--torch-threads N]
                             [--cold-runs N] [--json OUT]
 
-On a shared 2-core machine the figures of record come from
-    python scripts/bench.py --xquad ../shared/eval/xquad-dev --torch-threads 1 --json OUT
+The figures of record come from
+    python scripts/bench.py --xquad ../shared/eval/xquad-dev --json OUT
 
 What one run measures, all in the same process and on the same machine:
 
@@ -75,8 +75,10 @@ the texts are real and the vectors are derived from real ones.
 The synthetic index is reused from the work folder when its parameters match (`--rebuild`
 regenerates it). `--quick` is a smoke run (5,000 passages, 1 repeat, one cold start).
 `--torch-threads N` sets `KHABAR_INDEX_TORCH_THREADS` for the run and its child processes; the
-threads probe always shows 1 thread against the configured count, because on a shared 2-core
-machine torch's default (a thread per core) can be an order of magnitude slower.
+threads probe always times 1 thread against the configured count and one per core, because on
+a shared 2-core machine a thread per core (torch's own default) was measured 10-20x slower than
+one thread while another process held a core. The report names the code's commit and whether
+the working tree differed from it.
 """
 from __future__ import annotations
 
@@ -166,6 +168,20 @@ def stats_ms(values: list[float]) -> dict:
     return {"n": int(len(a)), "p50": round(float(np.percentile(a, 50)), 2),
             "p95": round(float(np.percentile(a, 95)), 2), "mean": round(float(a.mean()), 2),
             "min": round(float(a.min()), 2), "max": round(float(a.max()), 2)}
+
+
+def code_version() -> dict:
+    """The commit the code came from and whether the working tree differs (read-only git)."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "modified_files": None if status is None else len(status.splitlines())}
 
 
 def machine_info(settings: Settings) -> dict:
@@ -762,6 +778,8 @@ def print_report(rep: dict) -> None:
     w("Khabar benchmark")
     w(f"  date     {rep['date']}")
     w(f"  command  {rep['command']}")
+    code = rep.get("code", {})
+    w(f"  code     commit {code.get('commit')}, {code.get('modified_files')} tracked file(s) modified")
     w(f"  machine  {m['platform']}, Python {m['python']}, {m['cpu']}")
     w(f"           cpu_count {m['cpu_count']} (affinity {m['cpu_affinity']}), torch {m['torch']} threads "
       f"{m['torch_threads']}, faiss threads {m['faiss_threads']}, load avg at start {m['loadavg_start']}, "
@@ -898,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     report: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "command": shlex.join([Path(sys.executable).name, *sys.argv]), "quick": args.quick,
-                    "machine": machine_info(settings)}
+                    "machine": machine_info(settings), "code": code_version()}
     questions = load_questions(args.xquad)
     kinds = Counter(q["kind"] for q in questions)
     log(f"{len(questions)} questions ({', '.join(f'{k} {v}' for k, v in kinds.items())}), "
