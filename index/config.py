@@ -56,7 +56,7 @@ class IndexSettings:
     #: Weight of the max-normalised BM25 score added to the dense cosine when the passage is in
     #: the question's language, and when it is not (BM25 carries little across scripts).
     bm25_weight_same: float = 0.06
-    bm25_weight_cross: float = 0.01
+    bm25_weight_cross: float = 0.005
 
     def resolved_model_dir(self) -> Path:
         return Path(self.model_dir) if self.model_dir else khabar_home() / "models" / "multilingual-e5-small"
