@@ -42,7 +42,7 @@ class AnswerSettings:
     #: Abstain when no passage in the question's language reaches the first dense cosine and no
     #: passage in another language reaches the second (calibrated on XQuAD; BENCHMARKS.md).
     abstain_below_same: float = 0.81
-    abstain_below_cross: float = 0.775
+    abstain_below_cross: float = 0.78
     #: Two sentences from different articles are one fact above this cosine (and with no conflicting numbers).
     same_fact_similarity: float = 0.89
     #: Passages searched for other reports (other articles, other language) of each chosen fact.
