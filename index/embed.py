@@ -6,7 +6,6 @@ any other sentence-transformers name or path can be set, but it must already be 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from pathlib import Path
@@ -134,7 +133,3 @@ class Embedder:
 def manifest_model_info(embedder: Embedder) -> dict:
     return {"id": embedder.model_id, "name": embedder.settings.model, "dim": embedder.dim,
             "passage_prompt": embedder.passage_prompt_text}
-
-
-def dumps(obj: dict) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2)
