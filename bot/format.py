@@ -30,13 +30,13 @@ def render(result: AnswerResult, show_scores: bool = False) -> str:
     return "\n".join(lines)
 
 
-def render_sources(result: AnswerResult) -> str:
-    """The retriever's passages behind the last answer (the REPL's :sources)."""
+def render_sources(result: AnswerResult, limit: int = 10) -> str:
+    """The retriever's best passages behind the last answer (the REPL's :sources)."""
     if result.index is None or not result.passages:
         return "No passages were retrieved."
     idx = result.index
     lines = []
-    for rank, hit in enumerate(result.passages, start=1):
+    for rank, hit in enumerate(result.passages[:limit], start=1):
         p = idx.passages[hit.pid]
         doc = idx.documents[p.doc_id]
         first = idx.sentences[p.first_sid].text
