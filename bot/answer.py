@@ -202,6 +202,16 @@ class Answerer:
                 self._token_cache.popitem(last=False)
         return value
 
+    def prewarm(self) -> int:
+        """Encode the tokens of every passage that fits the cache, so long-running front ends
+        (REPL, Slack) answer small archives at warm-cache speed from the first question."""
+        if self.embedder is None or not self.settings.align_passages:
+            return 0
+        n = min(len(self.index.passages), self.settings.token_cache_passages)
+        for pid in range(n):
+            self._passage_tokens(pid)
+        return n
+
     def alignment(self, queries: list[str], pids: list[int]) -> dict[int, float]:
         """Late-interaction score per sentence of the given passages.
 

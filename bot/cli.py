@@ -29,14 +29,14 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError)
 
 
-def make_engine(settings: Settings, index: str | None):
+def make_engine(settings: Settings, index: str | None, prewarm: bool = False):
     from bot.engine import Engine
     from index.store import read_manifest
 
     folder = Path(index) if index else settings.index_dir
     if folder:
         read_manifest(Path(folder))  # a wrong folder is reported now, not after the model has loaded
-    return Engine(settings, Path(index) if index else None, progress=sys.stderr.isatty())
+    return Engine(settings, Path(index) if index else None, progress=sys.stderr.isatty(), prewarm=prewarm)
 
 
 def _stdin_lines():
@@ -107,7 +107,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     from bot.repl import run_repl
 
-    return run_repl(make_engine(settings, args.index))
+    return run_repl(make_engine(settings, args.index, prewarm=True))
 
 
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:

@@ -79,8 +79,11 @@ def ensure_seed_index(settings: Settings, embedder: Embedder, progress: bool = T
 
 class Engine:
     def __init__(self, settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
-                 progress: bool = True):
+                 progress: bool = True, prewarm: bool = False):
+        """`prewarm`: encode passage tokens for the answerer in the background (for the REPL and
+        Slack, which live long enough to use them; a one-shot `ask` would only wait for it)."""
         self.settings = settings
+        self._prewarm = prewarm
         self.embedder = embedder or Embedder(settings.index)
         index_dir = index_dir or settings.index_dir
         self.index_dir = Path(index_dir) if index_dir else ensure_seed_index(settings, self.embedder, progress)
@@ -91,8 +94,11 @@ class Engine:
 
     def _load(self, path: Path) -> _Served:
         index = load_index(path, expect_model_id=self.embedder.model_id)
-        return _Served(index, Retriever(index, self.embedder, self.settings.index),
-                       Answerer(index, self.settings.answer, self.embedder))
+        served = _Served(index, Retriever(index, self.embedder, self.settings.index),
+                         Answerer(index, self.settings.answer, self.embedder))
+        if self._prewarm:
+            threading.Thread(target=served.answerer.prewarm, name="khabar-prewarm", daemon=True).start()
+        return served
 
     @property
     def index(self) -> Index:

@@ -786,7 +786,7 @@ def run_slack(settings: Settings, index: str | None = None, http_port: int | Non
 
     from bot.cli import make_engine
 
-    engine = make_engine(settings, index)
+    engine = make_engine(settings, index, prewarm=True)
     try:
         app = build_app(settings, engine, client)
     except BoltError as exc:

@@ -72,3 +72,18 @@ def test_json_shape(engine):
     a = data["answers"][0]
     assert {"text", "doc_id", "title", "date", "lang", "sentence", "score", "also_in"} <= set(a)
     assert all({"doc_id", "passage_id", "score"} == set(p) for p in data["passages"])
+
+
+def test_prewarm_fills_the_token_cache(settings, embedder, seed_index_dir):
+    import time
+
+    from bot.engine import Engine
+
+    engine = Engine(settings, seed_index_dir, embedder=embedder, progress=False, prewarm=True)
+    answerer = engine._served.answerer
+    deadline = time.monotonic() + 120
+    while len(answerer._token_cache) < len(engine.index.passages) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(answerer._token_cache) == len(engine.index.passages)
+    result = engine.ask("Till when will Mahima Kaul stay in her role?")
+    assert "March" in result.answers[0].text
