@@ -202,13 +202,16 @@ class Answerer:
                 self._token_cache.popitem(last=False)
         return value
 
-    def prewarm(self) -> int:
+    def prewarm(self, stop: threading.Event | None = None) -> int:
         """Encode the tokens of every passage that fits the cache, so long-running front ends
-        (REPL, Slack) answer small archives at warm-cache speed from the first question."""
+        (REPL, Slack) answer small archives at warm-cache speed from the first question.
+        Checks `stop` between passages so a shutdown never waits for the whole archive."""
         if self.embedder is None or not self.settings.align_passages:
             return 0
         n = min(len(self.index.passages), self.settings.token_cache_passages)
         for pid in range(n):
+            if stop is not None and stop.is_set():
+                return pid
             self._passage_tokens(pid)
         return n
 

@@ -105,9 +105,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
     from bot.repl import run_repl
 
-    return run_repl(make_engine(settings, args.index, prewarm=True))
+    # Threads started while the engine loads inherit a blocked SIGINT, so Ctrl-C always reaches the
+    # main thread and interrupts input() there (a signal taken by another thread would not).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        engine = make_engine(settings, args.index, prewarm=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return run_repl(engine)
 
 
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:

@@ -84,6 +84,8 @@ class Engine:
         Slack, which live long enough to use them; a one-shot `ask` would only wait for it)."""
         self.settings = settings
         self._prewarm = prewarm
+        self._stopping = threading.Event()
+        self._prewarm_threads: list[threading.Thread] = []
         self.embedder = embedder or Embedder(settings.index)
         index_dir = index_dir or settings.index_dir
         self.index_dir = Path(index_dir) if index_dir else ensure_seed_index(settings, self.embedder, progress)
@@ -97,8 +99,19 @@ class Engine:
         served = _Served(index, Retriever(index, self.embedder, self.settings.index),
                          Answerer(index, self.settings.answer, self.embedder))
         if self._prewarm:
-            threading.Thread(target=served.answerer.prewarm, name="khabar-prewarm", daemon=True).start()
+            # Daemon so a stuck model never blocks exit; close() stops and joins it, because a
+            # thread still inside torch when the interpreter exits aborts the process.
+            thread = threading.Thread(target=served.answerer.prewarm, args=(self._stopping,),
+                                      name="khabar-prewarm", daemon=True)
+            self._prewarm_threads.append(thread)
+            thread.start()
         return served
+
+    def close(self) -> None:
+        """Stop background work (token prewarming); call before the process exits."""
+        self._stopping.set()
+        for thread in self._prewarm_threads:
+            thread.join(timeout=30.0)
 
     @property
     def index(self) -> Index:

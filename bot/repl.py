@@ -99,5 +99,6 @@ def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
             print(render(last))
     finally:
         _save_history(history)
+        engine.close()
     print("Bye. / अलविदा।")
     return 0

@@ -337,6 +337,9 @@ class KhabarBot:
         self.answer_pool.shutdown(wait=wait)
         if self._reloader is not None:
             self._reloader.join(timeout=5.0)
+        close_engine = getattr(self.engine, "close", None)
+        if close_engine is not None:
+            close_engine()
 
     # --- filters -----------------------------------------------------------------------------------
 
