@@ -105,17 +105,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
-    import signal
+    from bot.repl import run_repl, sigint_for_main_thread_only
 
-    from bot.repl import run_repl
-
-    # Threads started while the engine loads inherit a blocked SIGINT, so Ctrl-C always reaches the
-    # main thread and interrupts input() there (a signal taken by another thread would not).
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
+    with sigint_for_main_thread_only():  # the prewarm thread must not take the REPL's Ctrl-C
         engine = make_engine(settings, args.index, prewarm=True)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     return run_repl(engine)
 
 

@@ -5,8 +5,10 @@ Uses the standard library's readline for history and line editing (history is ke
 """
 from __future__ import annotations
 
+import signal
 import sys
 import uuid
+from contextlib import contextmanager
 
 from bot.engine import Engine, QuestionError
 from bot.format import render, render_sources
@@ -47,7 +49,28 @@ def _save_history(state) -> None:
             pass
 
 
+@contextmanager
+def sigint_for_main_thread_only():
+    """Block SIGINT while work that may start threads runs, so those threads inherit the block.
+
+    Ctrl-C must reach the main thread to interrupt input(); a SIGINT the kernel hands to a
+    library's helper thread (torch, tqdm) would be lost. A Ctrl-C pressed meanwhile is delivered
+    when the block lifts, as a KeyboardInterrupt in the main thread.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
+    # A parent that ignores SIGINT (a background job, some CI shells) passes that on; an
+    # interactive REPL must still answer Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     history = _setup_history() if sys.stdin.isatty() else None
     conversation = uuid.uuid4().hex
     last = None
@@ -87,7 +110,8 @@ def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
                     print(f"Unknown command {cmd}. {HELP}")
                 continue
             try:
-                last = engine.ask(line, conversation_id=conversation)
+                with sigint_for_main_thread_only():
+                    last = engine.ask(line, conversation_id=conversation)
             except QuestionError as exc:
                 print(exc)
                 continue

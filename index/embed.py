@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import tqdm
 
 from index.config import DEFAULT_MODEL, IndexSettings
 
@@ -21,6 +22,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# tqdm's monitor thread would otherwise start inside every encode() call; one stray thread
+# is enough to swallow a REPL's Ctrl-C.
+tqdm.tqdm.monitor_interval = 0
 
 
 class ModelNotFound(Exception):
