@@ -8,26 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.signals import hold_sigint
 
 EXIT_USAGE = 2
-
-
-def _hold_sigint(hold: bool) -> None:
-    """Block (or unblock) SIGINT in the calling thread.
-
-    main() blocks it before the heavy imports and the model load, so every thread those start
-    (torch, faiss, tokenizers) inherits the block; each command unblocks it in the main thread
-    once loading is done. Ctrl-C then always lands in the main thread, which is the only one
-    whose blocking reads (the REPL's input()) it can interrupt. A Ctrl-C during loading is
-    delivered at the unblock.
-    """
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class UserError(Exception):
@@ -82,7 +69,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         questions = _stdin_lines()
     engine = make_engine(settings, args.index)
-    _hold_sigint(False)
+    hold_sigint(False)
     conversation = 0
     status = 0
     first = True
@@ -123,19 +110,19 @@ def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     from bot.repl import run_repl
 
     engine = make_engine(settings, args.index, prewarm=True)
-    _hold_sigint(False)
+    hold_sigint(False)
     return run_repl(engine)
 
 
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
-    _hold_sigint(False)
+    hold_sigint(False)
     from bot.slack_app import run_slack
 
     return run_slack(settings, index=args.index, http_port=args.http)
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    _hold_sigint(False)
+    hold_sigint(False)
     from index.build import build_index
 
     summary = build_index([Path(c) for c in args.corpus], Path(args.out), settings.index,
@@ -179,7 +166,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    _hold_sigint(True)
+    # Held through the heavy imports and the model load so every thread they start inherits the
+    # block (bot/signals.py); each command releases it in the main thread once loading is done.
+    hold_sigint(True)
     try:
         settings = load_settings(Path(args.config) if args.config else None)
         logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.WARNING),
@@ -195,6 +184,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         try:
-            _hold_sigint(False)
+            hold_sigint(False)
         except KeyboardInterrupt:  # a Ctrl-C held back until now: the command is over anyway
             pass

@@ -8,10 +8,10 @@ from __future__ import annotations
 import signal
 import sys
 import uuid
-from contextlib import contextmanager
 
 from bot.engine import Engine, QuestionError
 from bot.format import render, render_sources
+from bot.signals import sigint_held
 
 HELP = """Ask a question in English, Hindi or romanised Hindi; follow-ups use the conversation so far.
   :sources   the passages the last answer was chosen from
@@ -47,24 +47,6 @@ def _save_history(state) -> None:
             readline.write_history_file(path)
         except OSError:
             pass
-
-
-@contextmanager
-def sigint_for_main_thread_only():
-    """Block SIGINT while work that may start threads runs, so those threads inherit the block.
-
-    Ctrl-C must reach the main thread to interrupt input(); a SIGINT the kernel hands to a
-    library's helper thread (torch, tqdm) would be lost. A Ctrl-C pressed meanwhile is delivered
-    when the block lifts, as a KeyboardInterrupt in the main thread.
-    """
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
@@ -110,7 +92,7 @@ def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
                     print(f"Unknown command {cmd}. {HELP}")
                 continue
             try:
-                with sigint_for_main_thread_only():
+                with sigint_held():  # threads a question starts lazily must not take Ctrl-C
                     last = engine.ask(line, conversation_id=conversation)
             except QuestionError as exc:
                 print(exc)
