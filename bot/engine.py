@@ -103,7 +103,8 @@ class Engine:
             # thread still inside torch when the interpreter exits aborts the process.
             thread = threading.Thread(target=served.answerer.prewarm, args=(self._stopping,),
                                       name="khabar-prewarm", daemon=True)
-            self._prewarm_threads.append(thread)
+            # Finished threads are dropped, so a bot that reloads for months keeps a short list.
+            self._prewarm_threads = [t for t in self._prewarm_threads if t.is_alive()] + [thread]
             thread.start()
         return served
 
