@@ -620,8 +620,21 @@ def convert(target_dir: Path, bin_path: Path | None = None, *, progress: bool = 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+    _warm_model_id(target_dir)
     log.info("converted %s -> %s in %.1f s", path, target_dir, time.perf_counter() - t0)
     return target_dir
+
+
+def _warm_model_id(target_dir: Path) -> None:
+    """Hash the new files now (a fraction of the conversion), so the model id the first start
+    computes costs only a few stat calls. The id itself ignores khabar_model.json and its
+    timestamp: converting the same bin anywhere gives the same files, hence the same id."""
+    from index.embed import warm_digest_cache
+
+    try:
+        warm_digest_cache(target_dir)
+    except OSError as exc:
+        log.debug("could not pre-hash %s (%s); the first start will", target_dir, exc)
 
 
 def ensure_model(target_dir: Path, bin_path: Path | None = None) -> Path:

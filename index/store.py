@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -25,6 +26,7 @@ import numpy as np
 from index import dense
 from index.bm25 import BM25
 from index.corpus import Document
+from index.embed import MODEL_ID_SCHEME
 from index.passages import Passage, Sentence
 
 log = logging.getLogger(__name__)
@@ -199,13 +201,66 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
+def same_model(recorded_id: str, model_id: str) -> bool:
+    """Two ids name the same model when their digests (after the last '@') agree; the label
+    before it is only for people, so the same weights in another folder are the same model."""
+    return recorded_id.rpartition("@")[2] == model_id.rpartition("@")[2]
+
+
+def _check_model(path: Path, manifest: dict, expect_model_id: str) -> None:
+    model = manifest.get("model") or {}
+    if model.get("id_scheme") != MODEL_ID_SCHEME:
+        raise IndexLoadError(_old_scheme_message(path, model))
+    if not same_model(str(model.get("id")), expect_model_id):
+        raise IndexLoadError(
+            f"index {path} was built with model '{model.get('id')}' but Khabar is configured for "
+            f"'{expect_model_id}'; rebuild the index or set KHABAR_MODEL to the index's model.")
+
+
+def _old_scheme_message(path: Path, model: dict) -> str:
+    scheme = model.get("id_scheme")
+    if scheme is None:
+        why = (f"was built by an older Khabar, whose model id ('{model.get('id')}') changed with every "
+               f"conversion of the model, so it cannot be checked against the model configured now")
+    else:
+        why = f"records its model id in scheme {scheme!r}, and this Khabar reads scheme {MODEL_ID_SCHEME}"
+    return f"index {path} {why}. Rebuild it once: {rebuild_command(path)}"
+
+
+def rebuild_command(path: Path) -> str:
+    """The command that rebuilds `path`, with the folder its articles came from where the
+    index says so (else a placeholder to fill in)."""
+    corpus = _corpus_folder(path)
+    where = shlex.quote(corpus) if corpus else "ARTICLES_DIR"
+    command = f"`python scripts/build_index.py --corpus {where} --out {shlex.quote(str(path))}`"
+    if corpus:
+        return (f"{command} (its articles all came from {corpus}; if it was built from several "
+                f"folders, give each its own --corpus).")
+    return f"{command}, with ARTICLES_DIR the folder(s) of articles it was built from."
+
+
+def _corpus_folder(path: Path) -> str | None:
+    """The deepest folder holding every indexed article, from the documents' `source` paths."""
+    try:
+        sources = [row.get("source") or "" for row in _read_jsonl(path / FILES["documents"])]
+        folders = {os.path.dirname(_strip_line_number(s)) for s in sources}
+        common = os.path.commonpath(sorted(folders)) if folders and "" not in folders else ""
+    except (OSError, ValueError, AttributeError):
+        return None
+    return common if common not in ("", os.sep) else None
+
+
+def _strip_line_number(source: str) -> str:
+    """A JSONL article's source is `file.jsonl:LINE`."""
+    head, sep, tail = source.rpartition(":")
+    return head if sep and tail.isdigit() else source
+
+
 def load_index(path: Path, expect_model_id: str | None = None) -> Index:
     path = Path(path)
     manifest = read_manifest(path)
-    if expect_model_id is not None and manifest["model"]["id"] != expect_model_id:
-        raise IndexLoadError(
-            f"index {path} was built with model '{manifest['model']['id']}' but Khabar is configured for "
-            f"'{expect_model_id}'; rebuild the index or set KHABAR_MODEL to the index's model.")
+    if expect_model_id is not None:
+        _check_model(path, manifest, expect_model_id)
     missing = [name for name in FILES.values() if not (path / name).exists()]
     if missing:
         raise IndexLoadError(f"index {path} is incomplete: missing {', '.join(missing)}. Rebuild it.")
@@ -247,7 +302,8 @@ def cached_vectors(path: Path, model_id: str) -> dict[str, np.ndarray]:
         manifest = read_manifest(path)
     except IndexLoadError:
         return {}
-    if manifest.get("model", {}).get("id") != model_id:
+    model = manifest.get("model") or {}
+    if model.get("id_scheme") != MODEL_ID_SCHEME or not same_model(str(model.get("id")), model_id):
         return {}
     cache: dict[str, np.ndarray] = {}
     try:
