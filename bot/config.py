@@ -24,31 +24,25 @@ class ConfigError(Exception):
 class AnswerSettings:
     #: How many answer sentences to return (the CLI's --top-k overrides it).
     top_k: int = 3
-    #: Passages (best first) whose sentences compete to be the answer.
+    #: Passages (best first) whose sentences compete to be the answer, and the best passages of
+    #: each language added to them, so a fact reported only in the other language competes too.
     passages_considered: int = 6
-    #: Score of a sentence = weights · (pooled cosine to the question, token alignment with the
-    #: question, passage cosine relative to the best, idf share of question terms it contains,
-    #: answer-type cue matched). Fitted on XQuAD by scripts/tune_answerer.py.
-    w_similarity: float = 0.5
-    w_alignment: float = 1.0
-    w_passage: float = 2.0
-    w_lexical: float = 0.08
-    w_cue: float = 0.02
-    #: Passages (best first) whose sentences get token alignment, re-encoded at question time
-    #: (0 turns it off: faster, less accurate; BENCHMARKS.md has both).
+    passages_per_language: int = 3
+    #: Passages (best first, and the best of each language) whose sentences get token alignment,
+    #: encoded at question time unless cached (0 turns it off: faster, less accurate).
     align_passages: int = 2
+    align_per_language: int = 1
     #: Passages whose token vectors are kept in memory between questions.
     token_cache_passages: int = 512
-    #: Abstain when no passage in the question's language reaches the first dense cosine and no
-    #: passage in another language reaches the second (calibrated on XQuAD; BENCHMARKS.md).
-    abstain_below_same: float = 0.81
-    abstain_below_cross: float = 0.78
+    #: The learned sentence scorer and confidence calibration (None: the weights shipped in bot/,
+    #: trained by scripts/train_scorer.py for the bundled model; a new model needs its own file).
+    scorer: Path | None = None
     #: Two sentences from different articles are one fact above this cosine (and with no conflicting numbers).
     same_fact_similarity: float = 0.89
-    #: Passages searched for other reports (other articles, other language) of each chosen fact.
+    #: Passages retrieved in all; other reports of each chosen fact are cited from them.
     also_in_passages: int = 30
-    #: Answers weaker than the best by more than this are dropped rather than padded in.
-    max_score_gap: float = 0.12
+    #: A further answer is shown only while its scorer logit is within this of the best one's.
+    max_logit_gap: float = 1.5
     #: A question longer than this is refused (a pasted article is not a question).
     max_question_chars: int = 500
 

@@ -1,4 +1,4 @@
-"""The one path every question takes: conversation → retriever → answerer.
+"""The one path every question takes: clean → the answering pipeline → remember the turn.
 
 Slack, the REPL and the CLI all hold an Engine and call `ask`. The engine also owns the
 served index and swaps in a rebuilt one without a restart: the new folder is loaded and
@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer import Answerer, AnswerResult
+from bot.answer import AnswerResult
 from bot.config import Settings
-from bot.conversation import Conversations, Turn, contextualize
+from bot.conversation import Conversations, Turn
+from bot.pipeline import Pipeline
+from bot.scorer import Scorer
+from bot.understand import QuestionError, clean_question
 from index.build import build_index
 from index.config import khabar_home
 from index.corpus import read_corpus
@@ -30,31 +32,10 @@ log = logging.getLogger(__name__)
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 
-class QuestionError(ValueError):
-    """The question cannot be asked as it is; the message says how to fix it."""
-
-
 @dataclass
 class _Served:
     index: Index
-    retriever: Retriever
-    answerer: Answerer
-
-
-def clean_question(text: str, max_chars: int) -> str:
-    """Strip control characters and whitespace; refuse empty and over-long questions."""
-    # Controls become spaces; invisible format characters (soft hyphen, zero-width space, BOM) are
-    # dropped so they do not split a pasted word in two; ZWJ/ZWNJ shape Devanagari and are kept.
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\u200c\u200d"
-                   else "" if unicodedata.category(ch) == "Cf" else " " for ch in text)
-    text = " ".join(text.split())
-    if not text:
-        raise QuestionError("The question is empty. Ask something like "
-                            "\"How many accounts did the government order Twitter to block?\"")
-    if len(text) > max_chars:
-        raise QuestionError(f"The question is {len(text)} characters long; the limit is {max_chars}. "
-                            f"Ask about one thing, in a sentence or two.")
-    return text
+    pipeline: Pipeline
 
 
 def default_index_dir() -> Path:
@@ -90,18 +71,24 @@ class Engine:
         index_dir = index_dir or settings.index_dir
         self.index_dir = Path(index_dir) if index_dir else ensure_seed_index(settings, self.embedder, progress)
         self.conversations = Conversations(settings.conversation)
+        self.scorer = Scorer.load(settings.answer.scorer)
+        if self.scorer.model_id and self.scorer.model_id != self.embedder.model_id:
+            log.warning("the sentence scorer was trained for model %s but Khabar serves %s; answers may be "
+                        "poorly calibrated until it is retrained (scripts/train_scorer.py)",
+                        self.scorer.model_id, self.embedder.model_id)
         self._served = self._load(self.index_dir)
         self._reload_lock = threading.Lock()
         self._last_refusal: str | None = None
 
     def _load(self, path: Path) -> _Served:
         index = load_index(path, expect_model_id=self.embedder.model_id)
-        served = _Served(index, Retriever(index, self.embedder, self.settings.index),
-                         Answerer(index, self.settings.answer, self.embedder))
+        retriever = Retriever(index, self.embedder, self.settings.index)
+        served = _Served(index, Pipeline(index, self.embedder, retriever, self.settings.answer,
+                                         self.settings.conversation, self.scorer))
         if self._prewarm:
             # Daemon so a stuck model never blocks exit; close() stops and joins it, because a
             # thread still inside torch when the interpreter exits aborts the process.
-            thread = threading.Thread(target=served.answerer.prewarm, args=(self._stopping,),
+            thread = threading.Thread(target=served.pipeline.aligner.prewarm, args=(self._stopping,),
                                       name="khabar-prewarm", daemon=True)
             # Finished threads are dropped, so a bot that reloads for months keeps a short list.
             self._prewarm_threads = [t for t in self._prewarm_threads if t.is_alive()] + [thread]
@@ -148,18 +135,18 @@ class Engine:
             self._last_refusal = message
 
     def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None) -> AnswerResult:
+        """Answer one question (raises QuestionError for empty or over-long input).
+
+        Chat that is not a question comes back with `not_question` set and no answers, and is
+        not remembered, so "thanks" never becomes the topic of a follow-up.
+        """
         question = clean_question(question, self.settings.answer.max_question_chars)
         served = self._served  # one index for the whole question, whatever a reload does meanwhile
         history = self.conversations.history(conversation_id)
-        query, anchor, followup = contextualize(question, history, self.settings.conversation)
-        qvecs = list(self.embedder.queries([question, query] if followup else [question]))
-        hits = served.retriever.search(query, k=max(self.settings.answer.passages_considered,
-                                                      self.settings.answer.also_in_passages),
-                                       qvec=qvecs[-1])
-        result = served.answerer.answer(question, hits, qvecs, top_k=top_k, retrieval_query=query)
-        result.followup = followup
-        self.conversations.add(conversation_id, Turn(question, query, anchor,
-                                                     [a.citation.sid for a in result.answers]))
+        result = served.pipeline.run(question, history, top_k=top_k)
+        if not result.not_question:
+            self.conversations.add(conversation_id, Turn(question, result.retrieval_query, result.anchor,
+                                                         [a.citation.sid for a in result.answers]))
         return result
 
     def reset(self, conversation_id: str | None) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from bot.answer import AnswerResult, Citation
 
 ABSTAIN_TEXT = "Nothing in the archive answers this. (कोई उत्तर संग्रह में नहीं मिला।)"
+NOT_A_QUESTION_TEXT = ("That does not look like a question, so there is no archive quote. Ask about a story, "
+                       "e.g. \"How many accounts did the government order Twitter to block?\" "
+                       "(यह सवाल नहीं लगता।)")
 LANG_NAMES = {"hi": "Hindi", "en": "English"}
 
 
@@ -17,9 +20,13 @@ def cite_line(c: Citation) -> str:
 
 
 def render(result: AnswerResult, show_scores: bool = False) -> str:
+    if result.not_question:
+        return NOT_A_QUESTION_TEXT
     if result.abstained:
         return ABSTAIN_TEXT
     lines: list[str] = []
+    if result.confidence is not None:
+        lines.append(f"(confidence {result.confidence:.0%})")
     for n, a in enumerate(result.answers, start=1):
         score = f"  [{a.score:.3f}]" if show_scores else ""
         lines.append(f"[{n}] \u201c{a.text}\u201d{score}")

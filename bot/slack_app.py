@@ -48,6 +48,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
 from bot.feedback import FeedbackLog
+from bot.format import NOT_A_QUESTION_TEXT
 from bot.slack_format import (ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE, HELP_TEXT, SlackMessage,
                               answer_message, apology_message, notice_message, slack_to_plain)
 
@@ -522,6 +523,9 @@ class KhabarBot:
 
     def _answer_and_post(self, q: Question) -> None:
         result, notice = self._ask(q)
+        if result is not None and result.not_question:
+            log.info("not a question, staying silent (channel %s): %r", q.channel, q.text[:80])
+            return  # chat ("thanks", "lol", an emoji) gets no archive quote and no reply
         try:
             msg = notice or answer_message(result)
         except Exception:
@@ -564,6 +568,8 @@ class KhabarBot:
 
     def _answer_slash(self, q: Question, response_url: str | None) -> None:
         result, notice = self._ask(q)
+        if notice is None and result.not_question:  # /khabar was typed on purpose: say why nothing came
+            notice = notice_message(NOT_A_QUESTION_TEXT)
         if notice is not None:
             self._respond(response_url, response_type="ephemeral", **notice.kwargs())
             return

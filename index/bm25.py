@@ -1,6 +1,7 @@
 """BM25 over our own Hindi/English tokens, served by bm25s.
 
-bm25s is fed pre-tokenised text from `index.text.tokenize` so index and query analysis can
+bm25s is fed pre-tokenised text from `index.text.search_terms` (analysed terms plus
+cross-script keys) so index and query analysis can
 never drift apart; its sparse matrix answers a query in milliseconds at 1M passages, where
 rank-bm25 (kept as the test oracle) needs seconds.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from index.text import tokenize
+from index.text import search_terms
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -26,13 +27,13 @@ class BM25:
     def build(cls, texts: list[str], k1: float, b: float) -> "BM25":
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
         # An empty token list would make bm25s drop the document and shift every id after it.
-        corpus = [tokenize(t) or ["\u2205"] for t in texts]
+        corpus = [search_terms(t) or ["\u2205"] for t in texts]
         retriever.index(corpus, show_progress=False)
         return cls(retriever)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage (0 where no query term occurs)."""
-        tokens = [t for t in dict.fromkeys(tokenize(query)) if t in self.retriever.vocab_dict]
+        tokens = [t for t in dict.fromkeys(search_terms(query)) if t in self.retriever.vocab_dict]
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
@@ -47,6 +48,10 @@ class BM25:
             df = int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0
             out[t] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
         return out
+
+    def knows(self, term: str) -> bool:
+        """The term (or key) occurs somewhere in the indexed passages."""
+        return term in self.retriever.vocab_dict
 
     @property
     def size(self) -> int:

@@ -57,8 +57,12 @@ class Retriever:
         return out
 
     def search(self, query: str, k: int = 10, qvec: np.ndarray | None = None,
-               lang: str | None = None, mode: str = "hybrid") -> list[Hit]:
-        """Top-k passages. `mode` is "hybrid", "dense" or "bm25" (the last two for evaluation)."""
+               lang: str | None = None, mode: str = "hybrid", per_language: int = 0,
+               exclude_docs: frozenset[str] = frozenset()) -> list[Hit]:
+        """Top-k passages, best first. `mode` is "hybrid", "dense" or "bm25" (the last two for
+        evaluation). `per_language`: also keep the best that many passages of every language,
+        so a fact reported only in the other language still reaches the answerer.
+        `exclude_docs`: articles to leave out (evaluation asks with the gold article gone)."""
         if not self.index.passages:
             return []
         qlang = lang or detect_lang(query)
@@ -81,5 +85,13 @@ class Retriever:
         else:
             d = np.asarray(self.index.passage_vectors[cand], dtype=np.float32) @ qvec
             scores = d if mode == "dense" else fuse(d, bm25[cand], self.passage_langs[cand] == qlang, self.settings)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(int(cand[i]), float(scores[i]), float(d[i]), float(bm25[cand[i]])) for i in order]
+        order = np.argsort(-scores, kind="stable")
+        if exclude_docs:
+            order = [i for i in order if self.index.passages[int(cand[i])].doc_id not in exclude_docs]
+        chosen = list(order[:k])
+        if per_language:
+            langs = self.passage_langs[cand]
+            for lang_ in self.langs:
+                chosen += [i for i in order if langs[i] == lang_][:per_language]
+        chosen = sorted(set(chosen), key=lambda i: -scores[i])
+        return [Hit(int(cand[i]), float(scores[i]), float(d[i]), float(bm25[cand[i]])) for i in chosen]

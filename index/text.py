@@ -18,10 +18,13 @@ from functools import lru_cache
 
 import Stemmer  # PyStemmer
 
+from index.romanise import match_key
+
 __all__ = [
     "HINDI_SHARE",
     "MAX_SENTENCE_CHARS",
     "STOPWORDS_EN",
+    "STOPWORDS_ROMAN",
     "STOPWORDS_HI",
     "detect_lang",
     "devanagari_share",
@@ -29,6 +32,8 @@ __all__ = [
     "normalize_digits",
     "normalize_hindi",
     "split_sentences",
+    "search_terms",
+    "script_keys",
     "tokenize",
 ]
 
@@ -522,6 +527,18 @@ STOPWORDS_EN: frozenset[str] = frozenset(
     """.split()
 )
 
+#: Hindi function words as people type them in Latin script ("twitter ne kitne accounts block
+#: kiye?"): postpositions, auxiliaries, pronouns and question words carry no retrieval signal.
+STOPWORDS_ROMAN: frozenset[str] = frozenset(
+    """
+    ne ko se ka ki ke me mein mai hai hain hei tha thi the ho hona hua hui hue kya kyu kyun kyon
+    kaise kaisa kab kahan kaha kaun kon kisne kis kisko kise kitne kitna kitni aur bhi ya yeh ye
+    woh wo vo vah liye lie diya diye di kiya kiye kar kari karne karta karti raha rahi rahe gaya
+    gayi gaye gai wala wali wale apne apna apni unka unki unke unhone uska uski uske usne iska iski
+    iske jab tab nahi nahin sabse kuch koi par pe tak bhai ji
+    """.split()
+)
+
 _STOP_HI_NORM = frozenset(normalize_hindi(w) for w in STOPWORDS_HI)
 
 
@@ -569,7 +586,7 @@ def _analyse(token: str) -> str | None:
     if token[0].isdigit() and token.replace(".", "").isdigit():
         return token
     low = token.lower().replace("’", "'")
-    if low in STOPWORDS_EN:
+    if low in STOPWORDS_EN or low in STOPWORDS_ROMAN:
         # All-caps acronyms that spell a stopword are names: IT (ministry), US, UP, WHO.
         if 2 <= len(token) <= 4 and token.isupper() and token.isascii():
             return low
@@ -588,6 +605,7 @@ def _analyse(token: str) -> str | None:
 
 
 _LATIN_WORD = re.compile(rf"[{_LATIN}]+")
+_KEY_PREFIX = "~"
 
 
 def tokenize(text: str) -> list[str]:
@@ -608,3 +626,27 @@ def tokenize(text: str) -> list[str]:
         if term is not None:
             append(term)
     return out
+
+
+def script_keys(text: str) -> list[str]:
+    """Cross-script keys ("~kaul") of the words `tokenize` keeps, one per kept word.
+
+    A Latin-script name and its Devanagari spelling share a key (index.romanise), so a query
+    in one script can match text in the other; the keys are extra BM25 terms, never shown.
+    """
+    if not text:
+        return []
+    text = normalize_digits(nfc(text))
+    out = []
+    for tok in _TOKEN.findall(text):
+        if tok[0].isdigit() or _analyse(tok) is None:
+            continue
+        key = match_key(tok)
+        if key:
+            out.append(_KEY_PREFIX + key)
+    return out
+
+
+def search_terms(text: str) -> list[str]:
+    """What BM25 indexes and queries: the analysed terms plus their cross-script keys."""
+    return tokenize(text) + script_keys(text)

@@ -598,11 +598,16 @@ class Split:
         setattr(obj, attr, timed)
 
 
+def top_dense(result) -> float:
+    return round(max((h.dense for h in result.passages), default=-1.0), 4)
+
+
 def bench_latency(engine: Engine, split: Split, questions: list[dict], repeats: int, label: str) -> dict:
     served = engine._served  # the bench reads the engine's parts to time them; it changes nothing
-    split.wrap(served.retriever, "search", "retrieve")
+    split.wrap(served.pipeline.retriever, "search", "retrieve")
     split.wrap(served.index.bm25, "scores", "bm25")
-    split.wrap(served.answerer, "answer", "answer")
+    split.wrap(served.pipeline, "decide", "answer")
+    split.wrap(served.pipeline, "features", "answer")
     answer_settings = engine.settings.answer
     original_align = answer_settings.align_passages
     records: list[dict] = []
@@ -615,8 +620,7 @@ def bench_latency(engine: Engine, split: Split, questions: list[dict], repeats: 
                     for name, align, clear in CONFIGS:
                         answer_settings.align_passages = align
                         if clear:
-                            with served.answerer._cache_lock:
-                                served.answerer._token_cache.clear()
+                            served.pipeline.aligner.clear_cache()
                         split.acc.clear()
                         t = time.perf_counter()
                         result = engine.ask(q["question"])
@@ -624,8 +628,7 @@ def bench_latency(engine: Engine, split: Split, questions: list[dict], repeats: 
                         bar.update(1)
                         if rep == 0:
                             if name == "align2":
-                                same, cross = served.answerer.best_dense(q["question"], result.passages)
-                                checks[q["id"]] = {"abstained": result.abstained, "top_dense": round(max(same, cross), 4),
+                                checks[q["id"]] = {"abstained": result.abstained, "top_dense": top_dense(result),
                                                    "ok": check_answer(q, result, label)}
                             continue
                         acc = {k: v * 1e3 for k, v in split.acc.items()}
@@ -668,8 +671,7 @@ def fidelity(engine: Engine, questions: list[dict], synthetic_checks: dict) -> d
     try:
         for q in tqdm(questions, desc="fidelity", leave=False):
             result = engine.ask(q["question"])
-            same, cross = engine._served.answerer.best_dense(q["question"], result.passages)
-            rows[q["id"]] = {"source_abstained": result.abstained, "source_top_dense": round(max(same, cross), 4),
+            rows[q["id"]] = {"source_abstained": result.abstained, "source_top_dense": top_dense(result),
                              "synthetic_abstained": synthetic_checks[q["id"]]["abstained"],
                              "synthetic_top_dense": synthetic_checks[q["id"]]["top_dense"]}
     finally:

@@ -1,17 +1,26 @@
 """Retrieval and answer quality on XQuAD (English/Hindi, parallel) and on the seeds question set.
 
-    python scripts/evaluate.py --xquad ../shared/eval/xquad-dev [--work DIR] [--seeds-only] [--json OUT]
+    python scripts/evaluate.py --xquad ../shared/eval/xquad-dev [--folds 5] [--work DIR] [--json OUT]
 
-XQuAD: one document per paragraph and language. Settings: en→en, hi→hi, en→hi, hi→en and
-mixed (both languages in the corpus and in the questions; either language's copy of the
-gold paragraph counts). For BM25 only, dense only and the hybrid: paragraph P@1; for the
-hybrid + answerer: answer-sentence accuracy (the top sentence contains the gold answer in
-that sentence's language) and the abstention rates (answerable questions wrongly refused;
-the same questions with their whole article removed from consideration, rightly refused).
+Every question is answered by `Pipeline` (bot/pipeline.py), the code the bot serves with.
+With `--folds K` the scorer is retrained K times (scripts/train_scorer.py's `fit`, folds grouped
+by article) and every question is answered by the model that never saw its article: these are
+the held-out figures BENCHMARKS.md reports. Without it, the shipped weights are used (trained on
+all of dev, so in-sample there).
 
-Seeds: the question set in scripts/seeds_questions.jsonl, asked through the real engine
-(sessions for follow-ups), checked against what each answer must contain or whether it
-must abstain. The embedding cache lives in --work, so re-runs after a retrieval change are fast.
+XQuAD settings (one document per paragraph and language): en→en, hi→hi, en→hi, hi→en, mixed
+(both languages in the corpus and the questions), and split (each paragraph kept in only one
+language, alternating within an article, so many answers exist only in the other language while
+same-language paragraphs of the same article are distractors; "split-cross" counts those only).
+Per setting: paragraph P@1 for BM25, dense and the hybrid; answer accuracy (the top sentence
+contains the gold answer in that sentence's language; abstentions count as wrong); answerable
+questions refused; the same questions with their whole article removed, refused.
+Sets written for Khabar (scripts/eval_sets/, over dev paragraphs, mixed index): romanised Hindi
+questions (accuracy) and close-topic unanswerable questions (a key name or number replaced by one
+absent from the archive; refused). Then a risk–coverage table of the calibrated confidence.
+
+Seeds: scripts/seeds_questions.jsonl asked through the real engine (sessions for follow-ups).
+The embedding cache lives in --work, so re-runs are fast.
 """
 from __future__ import annotations
 
@@ -26,18 +35,25 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from bot.answer import Answerer  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
+from bot.pipeline import Pipeline  # noqa: E402
+from bot.scorer import Scorer  # noqa: E402
 from index.build import build_index  # noqa: E402
 from index.embed import Embedder  # noqa: E402
 from index.retrieve import Retriever  # noqa: E402
 from index.store import load_index  # noqa: E402
 from index.text import nfc, normalize_digits  # noqa: E402
+from train_scorer import Example, fit, folds_by_article  # noqa: E402
 
 SEED_QUESTIONS = ROOT / "scripts" / "seeds_questions.jsonl"
+EVAL_SETS = ROOT / "scripts" / "eval_sets"
+#: setting → (question language, None for both; corpus languages, or "split")
 SETTINGS = {"en→en": ("en", ["en"]), "hi→hi": ("hi", ["hi"]), "en→hi": ("en", ["hi"]),
-            "hi→en": ("hi", ["en"]), "mixed": (None, ["en", "hi"])}
+            "hi→en": ("hi", ["en"]), "mixed": (None, ["en", "hi"]), "split": (None, "split")}
+#: Settings whose questions are also asked with their article removed (should be refused).
+REMOVED_IN = ("en→en", "hi→hi", "en→hi", "hi→en", "mixed")
 
 
 def _norm(text: str) -> str:
@@ -72,14 +88,18 @@ def load_xquad(folder: Path) -> dict:
     return {"paragraphs": paragraphs, "questions": questions}
 
 
-def build_corpus_index(paragraphs: list[dict], langs: list[str], work: Path, settings: Settings,
-                       embedder: Embedder):
-    name = "xquad-" + "-".join(langs)
+def split_keeps(p: dict) -> bool:
+    """The split setting keeps each paragraph in one language, alternating within its article."""
+    return p["lang"] == ("en" if int(p["key"].split("-")[1]) % 2 == 0 else "hi")
+
+
+def build_corpus_index(paragraphs: list[dict], langs, work: Path, settings: Settings, embedder: Embedder):
+    name = "xquad-" + ("split" if langs == "split" else "-".join(langs))
     corpus = work / "corpora" / name
     corpus.mkdir(parents=True, exist_ok=True)
     with (corpus / "xquad.jsonl").open("w", encoding="utf-8") as fh:
         for p in paragraphs:
-            if p["lang"] in langs:
+            if (split_keeps(p) if langs == "split" else p["lang"] in langs):
                 fh.write(json.dumps({"id": p["id"], "title": p["title"], "text": p["text"], "lang": p["lang"]},
                                     ensure_ascii=False) + "\n")
     out = work / "indexes" / name
@@ -90,58 +110,188 @@ def build_corpus_index(paragraphs: list[dict], langs: list[str], work: Path, set
     return load_index(out, expect_model_id=embedder.model_id)
 
 
-def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embedder) -> dict:
+def pipeline_for(index, settings: Settings, embedder: Embedder, scorer: Scorer | None) -> Pipeline:
+    return Pipeline(index, embedder, Retriever(index, embedder, settings.index), settings.answer,
+                    settings.conversation, scorer)
+
+
+def _read_set(name: str) -> list[dict]:
+    path = EVAL_SETS / name
+    if not path.exists():
+        print(f"evaluate: {path} not found; that set is skipped", file=sys.stderr)
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _gold_mask(index, sids: np.ndarray, golds: dict) -> np.ndarray:
+    return np.array([any(_norm(g) in _norm(index.sentences[int(s)].text)
+                         for g in golds.get(index.sentences[int(s)].lang, golds["en"])) for s in sids])
+
+
+def collect_examples(folder: Path, work: Path, settings: Settings, embedder: Embedder,
+                     p1: dict | None = None, limit: int | None = None) -> list[Example]:
+    """Every evaluation question prepared once by the serving pipeline (no scorer needed).
+    `p1`, if given, receives paragraph P@1 counts per setting and retrieval mode."""
     data = load_xquad(folder)
-    questions = data["questions"]
-    results = {}
-    indexes = {}
-    qvec_cache: dict[str, np.ndarray] = {}
-    all_q = sorted({q["q"][lang] for q in questions for lang in ("en", "hi")})
-    vecs = embedder.queries(all_q)
-    qvec_cache.update(zip(all_q, vecs))
+    by_id = {q["id"]: q for q in data["questions"]}
+    questions = data["questions"][::max(1, len(data["questions"]) // limit)] if limit else data["questions"]
+    texts = sorted({q["q"][l] for q in data["questions"] for l in ("en", "hi")})
+    texts += [r["question"] for r in _read_set("romanised_hi.jsonl") + _read_set("unanswerable_close.jsonl")]
+    texts = sorted(set(texts))
+    qvec = dict(zip(texts, embedder.queries(texts)))
+    examples: list[Example] = []
+    pipelines = {}
     for setting, (qlang, langs) in SETTINGS.items():
-        key = tuple(langs)
-        if key not in indexes:
-            indexes[key] = build_corpus_index(data["paragraphs"], langs, work, settings, embedder)
-        idx = indexes[key]
-        retriever = Retriever(idx, embedder, settings.index)
-        answerer = Answerer(idx, settings.answer, embedder)
-        doc_key = {doc_id: doc_id.split("-", 1)[1] for doc_id in idx.documents}
-        doc_article = {doc_id: int(doc_key[doc_id].split("-")[0]) for doc_id in idx.documents}
-        asked = [(q, l) for q in questions for l in ([qlang] if qlang else ["en", "hi"])]
-        p1 = defaultdict(int)
-        answer_ok = abstain_wrong = refused_unanswerable = 0
-        for q, l in asked:
-            text = q["q"][l]
-            qvec = qvec_cache[text]
-            for mode in ("bm25", "dense", "hybrid"):
-                hits = retriever.search(text, k=10, qvec=qvec, mode=mode)
-                if hits and doc_key[idx.passages[hits[0].pid].doc_id] == q["key"]:
-                    p1[mode] += 1
-            hits = retriever.search(text, k=60, qvec=qvec, mode="hybrid")
-            res = answerer.answer(text, hits[:10], [qvec])
-            if res.abstained:
-                abstain_wrong += 1
-            else:
-                top = res.answers[0]
-                golds = q["a"][top.citation.lang] if top.citation.lang in q["a"] else q["a"]["en"]
-                if any(_norm(g) in _norm(top.text) for g in golds):
-                    answer_ok += 1
-            # The same question with its whole article gone: it should be refused.
-            others = [h for h in hits if doc_article[idx.passages[h.pid].doc_id] != q["article"]]
-            if answerer.answer(text, others[:10], [qvec]).abstained:
-                refused_unanswerable += 1
-        n = len(asked)
-        results[setting] = {
-            "questions": n,
-            "p1_bm25": round(p1["bm25"] / n, 3), "p1_dense": round(p1["dense"] / n, 3),
-            "p1_hybrid": round(p1["hybrid"] / n, 3),
-            "answer_accuracy": round(answer_ok / n, 3),
-            "answerable_refused": round(abstain_wrong / n, 3),
-            "unanswerable_refused": round(refused_unanswerable / n, 3),
-        }
-        print(f"{setting:6s} " + "  ".join(f"{k} {v}" for k, v in results[setting].items()), flush=True)
-    return results
+        index = build_corpus_index(data["paragraphs"], langs, work, settings, embedder)
+        pipe = pipelines[setting] = pipeline_for(index, settings, embedder, None)
+        doc_key = {d: d.split("-", 1)[1] for d in index.documents}
+        docs_of_article = defaultdict(set)
+        for d in index.documents:
+            docs_of_article[int(doc_key[d].split("-")[0])].add(d)
+        started = time.perf_counter()
+        for q in questions:
+            for lang in ([qlang] if qlang else ["en", "hi"]):
+                text = q["q"][lang]
+                if p1 is not None:
+                    for mode in ("bm25", "dense", "hybrid"):
+                        hits = pipe.retriever.search(text, k=1, qvec=qvec[text], mode=mode)
+                        ok = bool(hits) and doc_key[index.passages[hits[0].pid].doc_id] == q["key"]
+                        p1.setdefault(setting, defaultdict(int))[mode] += ok
+                kinds = [("answerable", frozenset())]
+                if setting in REMOVED_IN:
+                    kinds.append(("removed", frozenset(docs_of_article[q["article"]])))
+                for kind, exclude in kinds:
+                    prep = pipe.prepare(text, qvecs=[qvec[text]], exclude_docs=exclude)
+                    c = prep.candidates
+                    name = setting
+                    if setting == "split" and not split_keeps({"lang": lang, "key": q["key"]}):
+                        name = "split-cross"
+                    examples.append(Example(name, q["article"], q["id"], kind, prep,
+                                            _gold_mask(index, c.sids, q["a"]) if c is not None else None,
+                                            pipe, q["a"]))
+        print(f"  prepared {setting} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    mixed = pipelines["mixed"]
+    for kind, name, rows in (("romanised", "romanised", _read_set("romanised_hi.jsonl")),
+                             ("close", "close-unanswerable", _read_set("unanswerable_close.jsonl"))):
+        for r in rows:
+            q = by_id[r["id"]]
+            prep = mixed.prepare(r["question"], qvecs=[qvec[r["question"]]])
+            c = prep.candidates
+            gold = _gold_mask(mixed.index, c.sids, q["a"]) if c is not None and kind == "romanised" else None
+            examples.append(Example(name, q["article"], q["id"], kind, prep, gold, mixed, q["a"]))
+    return examples
+
+
+def answered_right(e: Example, result) -> bool:
+    if result.abstained or not result.answers:
+        return False
+    top = result.answers[0]
+    return any(_norm(g) in _norm(top.text) for g in e.golds.get(top.citation.lang, e.golds["en"]))
+
+
+def score_examples(examples: list[Example], scorers: list[Scorer], fold: np.ndarray) -> list[dict]:
+    """Each example answered by `Pipeline.decide` with the scorer of its fold."""
+    out = []
+    for e, f in zip(examples, fold):
+        e.pipeline.scorer = scorers[f]
+        res = e.pipeline.decide(e.prepared)
+        out.append({"setting": e.setting, "kind": e.kind, "right": answered_right(e, res),
+                    "abstained": res.abstained, "confidence": res.confidence or 0.0})
+    return out
+
+
+def summarise(rows: list[dict], p1: dict, n_asked: dict) -> dict:
+    report: dict = {}
+    groups = defaultdict(list)
+    for r in rows:
+        groups[r["setting"]].append(r)
+    for setting in list(SETTINGS) + ["split-cross", "romanised", "close-unanswerable"]:
+        rs = groups.get(setting, [])
+        if setting == "split":
+            rs = rs + groups.get("split-cross", [])
+        ans = [r for r in rs if r["kind"] in ("answerable", "romanised")]
+        rem = [r for r in rs if r["kind"] in ("removed", "close")]
+        fig = {}
+        base = "split" if setting == "split-cross" else setting
+        if base in p1 and setting != "split-cross":
+            n = n_asked[base]
+            fig.update({f"p1_{m}": round(p1[base][m] / n, 3) for m in ("bm25", "dense", "hybrid")})
+        if ans:
+            fig.update({"questions": len(ans), "answer_accuracy": round(np.mean([r["right"] for r in ans]), 3),
+                        "answerable_refused": round(np.mean([r["abstained"] for r in ans]), 3)})
+        if rem:
+            fig["unanswerable_refused"] = round(np.mean([r["abstained"] for r in rem]), 3)
+            fig["unanswerable_questions"] = len(rem)
+        report[setting] = fig
+        print(f"{setting:19s} " + "  ".join(f"{k} {v}" for k, v in fig.items()), flush=True)
+    report["risk_coverage"] = risk_coverage([r for r in rows if r["kind"] in ("answerable", "romanised")])
+    return report
+
+
+def risk_coverage(rows: list[dict]) -> list[dict]:
+    """Answer accuracy among the questions answered, when only the most confident share is answered."""
+    conf = np.array([r["confidence"] for r in rows])
+    right = np.array([r["right"] for r in rows])
+    order = np.argsort(-conf)
+    table = []
+    print("coverage  accuracy_of_answered  confidence_at_least")
+    for cov in (1.0, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
+        n = max(1, int(round(cov * len(rows))))
+        table.append({"coverage": cov, "accuracy": round(float(right[order[:n]].mean()), 3),
+                      "confidence": round(float(conf[order[n - 1]]), 3)})
+        print(f"  {cov:4.2f}    {table[-1]['accuracy']:.3f}                 {table[-1]['confidence']:.3f}")
+    return table
+
+
+def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embedder, folds: int,
+                   limit: int | None = None, save_weights: Path | None = None) -> dict:
+    p1: dict = {}
+    examples = collect_examples(folder, work, settings, embedder, p1, limit)
+    if save_weights:
+        scorer = fit(examples, model_id=embedder.model_id,
+                     meta={"command": f"python scripts/evaluate.py --xquad ../shared/eval/xquad-dev "
+                                      f"--save-weights {save_weights}", "examples": len(examples)})
+        scorer.save(save_weights)
+        print(f"wrote {save_weights} (threshold {scorer.threshold:.3f})", flush=True)
+    n_asked = defaultdict(int)
+    for e in examples:
+        if e.kind == "answerable":
+            n_asked["split" if e.setting == "split-cross" else e.setting] += 1
+    if folds > 1:
+        fold = folds_by_article(examples, folds)
+        scorers = [fit([e for e, f in zip(examples, fold) if f != k]) for k in range(folds)]
+        print(f"held-out figures: {folds} folds grouped by article; thresholds "
+              f"{[round(s.threshold, 3) for s in scorers]}", flush=True)
+    else:
+        fold = np.zeros(len(examples), dtype=int)
+        scorers = [Scorer.load(settings.answer.scorer)]
+        print("figures with the shipped weights (in-sample on dev)", flush=True)
+    rows = score_examples(examples, scorers, fold)
+    report = summarise(rows, p1, n_asked)
+    report["folds"] = folds
+    return report
+
+
+def seed_row_passes(row: dict, res) -> bool:
+    """One row of scripts/seeds_questions.jsonl against the engine's result (also the pytest's check)."""
+    if row.get("not_question"):
+        return res.not_question and not res.answers
+    if row.get("abstain"):
+        return res.abstained and not res.not_question
+    if res.abstained:
+        return False
+    texts = [a.text for a in res.answers] + [t for a in res.answers for t, _ in a.also_in]
+    # every alternative group: at least one of its strings in some answer sentence
+    for group in row.get("contains", []):
+        if not any(_norm(g) in _norm(t) for g in group for t in texts):
+            return False
+    for group in row.get("not_contains", []):  # ... and none of these in the top answer
+        if any(_norm(g) in _norm(res.answers[0].text) for g in group):
+            return False
+    if row.get("langs"):
+        langs = {a.citation.lang for a in res.answers} | {c.lang for a in res.answers for _, c in a.also_in}
+        return set(row["langs"]) <= langs
+    return True
 
 
 def evaluate_seeds(settings: Settings, embedder: Embedder, index_dir: Path | None) -> dict:
@@ -154,22 +304,7 @@ def evaluate_seeds(settings: Settings, embedder: Embedder, index_dir: Path | Non
     by_kind = defaultdict(lambda: [0, 0])
     for row in rows:
         res = engine.ask(row["question"], conversation_id=row.get("session"))
-        ok = True
-        if row.get("abstain"):
-            ok = res.abstained
-        else:
-            texts = [a.text for a in res.answers] + [t for a in res.answers for t, _ in a.also_in]
-            if res.abstained:
-                ok = False
-            if ok and row.get("contains"):
-                # every alternative group: at least one of its strings in some answer sentence
-                for group in row["contains"]:
-                    alts = group if isinstance(group, list) else [group]
-                    if not any(_norm(g) in _norm(t) for g in alts for t in texts):
-                        ok = False
-            if ok and row.get("langs"):
-                langs = {a.citation.lang for a in res.answers} | {c.lang for a in res.answers for _, c in a.also_in}
-                ok = set(row["langs"]) <= langs
+        ok = seed_row_passes(row, res)
         by_kind[row["kind"]][0] += ok
         by_kind[row["kind"]][1] += 1
         passed += ok
@@ -190,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / ".khabar" / "eval", help="corpora, indexes, cache")
     ap.add_argument("--seeds-index", type=Path, default=None, help="seed index (default: the bundled one)")
     ap.add_argument("--no-seeds", action="store_true", help="skip the seeds question set")
+    ap.add_argument("--folds", type=int, default=5, help="held-out folds grouped by article (1: shipped weights)")
+    ap.add_argument("--limit", type=int, default=None, help="about this many XQuAD questions (a quick check)")
+    ap.add_argument("--save-weights", type=Path, default=None,
+                    help="also fit the scorer on all examples and write it here (as scripts/train_scorer.py does)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     settings = load_settings()
@@ -197,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     embedder = Embedder(settings.index)
     report: dict = {}
     if args.xquad:
-        report["xquad"] = evaluate_xquad(args.xquad, args.work, settings, embedder)
+        report["xquad"] = evaluate_xquad(args.xquad, args.work, settings, embedder, args.folds, args.limit,
+                                         args.save_weights)
     if not args.no_seeds:
         report["seeds"] = evaluate_seeds(settings, embedder, args.seeds_index)
     report["seconds"] = round(time.perf_counter() - started, 1)

@@ -9,7 +9,7 @@ from index.bm25 import BM25
 from index.config import IndexSettings
 from index.corpus import read_corpus
 from index.passages import passage_text, segment
-from index.text import tokenize
+from index.text import search_terms as tokenize
 
 from conftest import SEEDS
 

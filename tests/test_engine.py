@@ -66,13 +66,13 @@ def test_hot_swap_to_rebuilt_index(small_engine, tmp_path, settings, embedder, s
     # the swap is triggered from inside that question's retrieval step.
     swapped = []
     old_served = engine._served
-    search = old_served.retriever.search
+    search = old_served.pipeline.retriever.search
 
     def search_then_swap(*args, **kwargs):
         swapped.append(engine.reload_if_changed())
         return search(*args, **kwargs)
 
-    monkeypatch.setattr(old_served.retriever, "search", search_then_swap)
+    monkeypatch.setattr(old_served.pipeline.retriever, "search", search_then_swap)
     in_flight = engine.ask(TWITTER_Q)
     assert swapped == [True]
     assert in_flight.index is old_index

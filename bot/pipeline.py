@@ -1,0 +1,154 @@
+"""The one answering pipeline: understand → retrieve → choose sentences → cite. (The engine remembers.)
+
+    question ─▶ understand ─▶ retrieve ─▶ features ─▶ score & decide ─▶ cite & group
+                (clean, is it a question?, language, follow-up → retrieval query)
+                              (the best passages overall and of each language)
+                                          (learned scorer, calibrated confidence, answer or abstain)
+
+Every stage takes the previous stage's output and nothing else reaches back: serving
+(`Engine.ask`), `scripts/evaluate.py`, `scripts/train_scorer.py` and `scripts/bench.py` all
+call `Pipeline.prepare` / `Pipeline.run`, so the figures measured are the figures served.
+Heavy resources (index, embedder) are handed in; nothing is loaded here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from bot.answer import Answer, AnswerResult, citation, other_reports, same_fact
+from bot.config import AnswerSettings, ConversationSettings
+from bot.conversation import Turn, contextualize
+from bot.features import Candidates, TokenAligner, question_features, sentence_features
+from bot.scorer import Scorer
+from bot.understand import Understood, understand
+from index.embed import Embedder
+from index.retrieve import Hit, Retriever
+from index.store import Index
+
+
+@dataclass
+class Prepared:
+    """A question after understanding, retrieval and feature extraction: what the scorer sees."""
+    understood: Understood
+    qvecs: list[np.ndarray]
+    candidates: Candidates | None  # None: not a question, or nothing retrieved
+
+
+class Pipeline:
+    def __init__(self, index: Index, embedder: Embedder, retriever: Retriever, answer: AnswerSettings,
+                 conversation: ConversationSettings, scorer: Scorer | None):
+        self.index = index
+        self.embedder = embedder
+        self.retriever = retriever
+        self.settings = answer
+        self.conversation = conversation
+        self.scorer = scorer
+        self.aligner = TokenAligner(index, embedder, answer.token_cache_passages)
+        self._lang_of_passage = {p.pid: p.lang for p in index.passages}
+
+    # --- stages -----------------------------------------------------------------------------
+    def understand(self, question: str, history: list[Turn]) -> Understood:
+        query, anchor, followup = contextualize(question, history, self.conversation)
+        return understand(question, query, anchor, followup)
+
+    def retrieve(self, u: Understood, qvec: np.ndarray, exclude_docs: frozenset[str] = frozenset()) -> list[Hit]:
+        """One search: the wide pool cited reports come from, with each language's best kept in it."""
+        s = self.settings
+        return self.retriever.search(u.query, k=max(s.also_in_passages, s.passages_considered), qvec=qvec,
+                                     per_language=s.passages_per_language, exclude_docs=exclude_docs)
+
+    def considered(self, hits: list[Hit]) -> list[Hit]:
+        """The passages whose sentences compete: the best overall and the best of each language."""
+        s = self.settings
+        chosen = {h.pid for h in hits[: s.passages_considered]}
+        by_lang: dict[str, list[int]] = {}
+        for h in hits:
+            by_lang.setdefault(self._lang_of_passage[h.pid], []).append(h.pid)
+        for pids in by_lang.values():
+            chosen.update(pids[: s.passages_per_language])
+        return [h for h in hits if h.pid in chosen]
+
+    def features(self, u: Understood, pool: list[Hit], qvecs: list[np.ndarray]) -> Candidates:
+        s = self.settings
+        hits = self.considered(pool)
+        align_pids = [h.pid for h in hits[: s.align_passages]]
+        for lang in sorted({self._lang_of_passage[h.pid] for h in hits}):  # the best of each language too
+            align_pids += [h.pid for h in hits if self._lang_of_passage[h.pid] == lang][: s.align_per_language]
+        queries = list(dict.fromkeys([u.question, u.query]))
+        aligned = self.aligner.scores(queries, list(dict.fromkeys(align_pids))) if s.align_passages else {}
+        return sentence_features(u, self.index, hits, pool, qvecs, aligned, self._lang_of_passage)
+
+    def prepare(self, question: str, history: list[Turn] | None = None, qvecs: list[np.ndarray] | None = None,
+                exclude_docs: frozenset[str] = frozenset()) -> Prepared:
+        """Understand, retrieve and compute features. `qvecs`: precomputed query embeddings
+        (evaluation batches them); `exclude_docs`: articles retrieval must not return."""
+        u = self.understand(question, history or [])
+        if not u.is_question:
+            return Prepared(u, [], None)
+        if qvecs is None:
+            qvecs = list(self.embedder.queries([u.question, u.query] if u.followup else [u.question]))
+        hits = self.retrieve(u, qvecs[-1], exclude_docs)
+        return Prepared(u, qvecs, self.features(u, hits, qvecs) if hits else None)
+
+    def decide(self, prepared: Prepared, top_k: int | None = None) -> AnswerResult:
+        """Score the candidates, answer or abstain, and cite every answer's other reports."""
+        if self.scorer is None:
+            raise RuntimeError("this pipeline was built without a scorer (training mode); it can only prepare()")
+        u, c = prepared.understood, prepared.candidates
+        result = AnswerResult(question=u.question, answers=[], passages=c.pool if c else [], abstained=True,
+                              index=self.index, retrieval_query=u.query, anchor=u.anchor, followup=u.followup,
+                              not_question=not u.is_question)
+        if c is None or not len(c):
+            result.reason = "not a question" if not u.is_question else "nothing retrieved"
+            return result
+        logits = self.scorer.logits(c.features)
+        result.confidence = self.scorer.probability(question_features(c, logits, u.romanised))
+        if c.salient_missing:
+            result.reason = "a name or number the question is about is in none of the candidate articles"
+            return result
+        if result.confidence < self.scorer.threshold:
+            result.reason = "no candidate sentence is likely enough to answer"
+            return result
+        result.answers = self.choose(c, logits, result.confidence, top_k or self.settings.top_k)
+        other_reports(self.index, result.answers, [c.vectors[i] for i in self._chosen_rows(c, result.answers)],
+                      self._report_pool(c), prepared.qvecs, self.settings.same_fact_similarity)
+        result.abstained = not result.answers
+        return result
+
+    def run(self, question: str, history: list[Turn] | None = None, top_k: int | None = None,
+            exclude_docs: frozenset[str] = frozenset()) -> AnswerResult:
+        return self.decide(self.prepare(question, history, exclude_docs=exclude_docs), top_k)
+
+    # --- choosing and citing --------------------------------------------------------------------
+    def choose(self, c: Candidates, logits: np.ndarray, confidence: float, top_k: int) -> list[Answer]:
+        """The best sentences, one per fact; weaker ones only while close to the best."""
+        order = np.argsort(-logits, kind="stable")
+        best = float(logits[order[0]])
+        answers: list[Answer] = []
+        for i in order:
+            if len(answers) >= top_k or best - float(logits[i]) > self.settings.max_logit_gap:
+                break
+            sid = int(c.sids[i])
+            text = self.index.sentences[sid].text
+            if any(same_fact(a.vector, c.vectors[i], a.text, text, self.settings.same_fact_similarity)
+                   for a in answers):
+                continue  # a weaker report of a fact already chosen: cited as also_in, not repeated
+            score = confidence if not answers else confidence * float(np.exp(logits[i] - best))
+            answers.append(Answer(text=text, citation=citation(self.index, sid, score), vector=c.vectors[i]))
+        return answers
+
+    @staticmethod
+    def _chosen_rows(c: Candidates, answers: list[Answer]) -> list[int]:
+        row = {int(s): i for i, s in enumerate(c.sids)}
+        return [row[a.citation.sid] for a in answers]
+
+    def _report_pool(self, c: Candidates) -> list[int]:
+        """Sentence ids searched for other reports of a chosen fact: the whole retrieved pool,
+        since the other language's report of a fact sits lower than the question's language."""
+        return list(dict.fromkeys(sid for h in c.pool for sid in self.index.passages[h.pid].sids))
+
+
+def with_overrides(settings: AnswerSettings, **overrides) -> AnswerSettings:
+    """A copy of the answer settings with some fields changed (per-call overrides, tuning)."""
+    return replace(settings, **overrides)

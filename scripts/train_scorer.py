@@ -1,0 +1,195 @@
+"""Train the answerer's sentence scorer and confidence calibration on XQuAD dev, and write the weights.
+
+    python scripts/train_scorer.py --xquad ../shared/eval/xquad-dev [--work DIR] [--out bot/scorer_weights.json]
+
+Every question goes through `Pipeline.prepare`, the code the bot serves with (same retrieval,
+same candidate passages, same features), over the XQuAD settings of scripts/evaluate.py:
+answerable questions (en→en, hi→hi, en→hi, hi→en, mixed, split), the same questions with their
+article removed, the close-topic unanswerable set and the romanised-Hindi set (scripts/eval_sets/).
+
+* The sentence scorer is a listwise linear model: the softmax of its logits over a question's
+  candidates is trained to put its mass on sentences holding the gold answer (L2-regularised,
+  L-BFGS).
+* The confidence is a logistic regression over QUESTION_FEATURES, trained on out-of-fold logits
+  (folds grouped by article), labelled 1 when the top sentence holds the answer.
+* The threshold is the highest confidence at which at most `--max-refused` of the answerable
+  questions are refused, again on out-of-fold confidences.
+
+Held-out figures (every question scored by a model that never saw its article) come from
+`scripts/evaluate.py --folds 5`, which calls `fit` from here.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bot.features import QUESTION_FEATURES, SENTENCE_FEATURES, question_features  # noqa: E402
+from bot.pipeline import Prepared  # noqa: E402
+from bot.scorer import DEFAULT_WEIGHTS, Linear, Scorer  # noqa: E402
+
+
+@dataclass
+class Example:
+    """One asked question, prepared by the serving pipeline, with what counts as right."""
+    setting: str
+    article: int
+    qid: str
+    kind: str                     # answerable | removed | close | romanised
+    prepared: Prepared
+    gold: np.ndarray | None       # per candidate: holds the gold answer (None: no candidates)
+    pipeline: object = None       # the Pipeline (and so the index) it was prepared by
+    golds: dict | None = None     # lang → gold answer strings
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind in ("answerable", "romanised")
+
+    @property
+    def trainable(self) -> bool:
+        return self.answerable and self.gold is not None and bool(self.gold.any())
+
+
+# --- the sentence scorer: listwise softmax regression ------------------------------------------------
+def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    return mean, np.where(scale > 1e-6, scale, 1.0)
+
+
+def fit_sentence_model(examples: list[Example], l2: float = 1e-2) -> Linear:
+    train = [e for e in examples if e.trainable]
+    x = np.concatenate([e.prepared.candidates.features for e in train]).astype(np.float64)
+    gold = np.concatenate([e.gold for e in train])
+    sizes = np.array([len(e.gold) for e in train])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    seg = np.repeat(np.arange(len(train)), sizes)
+    mean, scale = _standardiser(x)
+    z = (x - mean) / scale
+
+    def loss(w):
+        logits = z @ w
+        top = np.maximum.reduceat(logits, starts)
+        e = np.exp(logits - top[seg])
+        all_sum = np.add.reduceat(e, starts)
+        gold_sum = np.add.reduceat(e * gold, starts)
+        value = -np.sum(np.log(gold_sum) - np.log(all_sum)) / len(train) + l2 * w @ w
+        p_all = e / all_sum[seg]
+        p_gold = e * gold / gold_sum[seg]
+        grad = z.T @ (p_all - p_gold) / len(train) + 2 * l2 * w
+        return value, grad
+
+    res = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return Linear(SENTENCE_FEATURES, mean.astype(np.float32), scale.astype(np.float32), res.x.astype(np.float32))
+
+
+def fit_confidence(rows: np.ndarray, labels: np.ndarray, l2: float = 1e-2) -> Linear:
+    mean, scale = _standardiser(rows.astype(np.float64))
+    z = (rows - mean) / scale
+    y = labels.astype(np.float64)
+
+    def loss(params):
+        w, b = params[:-1], params[-1]
+        t = z @ w + b
+        p = 1 / (1 + np.exp(-t))
+        value = np.mean(np.logaddexp(0, t) - y * t) + l2 * w @ w
+        grad_t = (p - y) / len(y)
+        return value, np.concatenate([z.T @ grad_t + 2 * l2 * w, [grad_t.sum()]])
+
+    res = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return Linear(QUESTION_FEATURES, mean.astype(np.float32), scale.astype(np.float32),
+                  res.x[:-1].astype(np.float32), float(res.x[-1]))
+
+
+def folds_by_article(examples: list[Example], k: int) -> list[np.ndarray]:
+    """Fold number per example: articles dealt round-robin into k folds."""
+    articles = sorted({e.article for e in examples})
+    fold_of = {a: i % k for i, a in enumerate(articles)}
+    return np.array([fold_of[e.article] for e in examples])
+
+
+def _top_correct(e: Example, logits: np.ndarray) -> bool:
+    return bool(e.answerable and e.gold is not None and e.gold[int(np.argmax(logits))])
+
+
+def question_rows(examples: list[Example], sentence_models: list[Linear], fold: np.ndarray):
+    """Question features and labels, each example scored by the sentence model of its fold."""
+    rows, labels, idx = [], [], []
+    for i, e in enumerate(examples):
+        c = e.prepared.candidates
+        if c is None:
+            continue
+        logits = sentence_models[fold[i]](c.features)
+        rows.append(question_features(c, logits, e.prepared.understood.romanised))
+        labels.append(_top_correct(e, logits))
+        idx.append(i)
+    return np.array(rows), np.array(labels), np.array(idx)
+
+
+def choose_threshold(conf: np.ndarray, answerable: np.ndarray, max_refused: float) -> float:
+    """The highest threshold that refuses at most `max_refused` of the answerable questions."""
+    scores = np.sort(conf[answerable])
+    return float(scores[int(np.floor(max_refused * len(scores)))]) if len(scores) else 0.5
+
+
+def fit(examples: list[Example], max_refused: float = 0.04, inner_folds: int = 5, model_id: str | None = None,
+        meta: dict | None = None) -> Scorer:
+    """A complete scorer from examples: sentence model, calibration on out-of-fold logits, threshold."""
+    inner = folds_by_article(examples, inner_folds)
+    models = [fit_sentence_model([e for e, f in zip(examples, inner) if f != k]) for k in range(inner_folds)]
+    rows, labels, idx = question_rows(examples, models, inner)
+    # Calibration is itself cross-validated so the threshold is chosen on confidences it never fitted.
+    conf = np.zeros(len(idx))
+    row_fold = inner[idx]
+    for k in range(inner_folds):
+        model = fit_confidence(rows[row_fold != k], labels[row_fold != k])
+        z = model(rows[row_fold == k])
+        conf[row_fold == k] = 1 / (1 + np.exp(-z))
+    answerable = np.array([examples[i].answerable and examples[i].prepared.candidates.salient_missing == 0
+                           for i in idx])
+    threshold = choose_threshold(conf, answerable, max_refused)
+    return Scorer(sentence=fit_sentence_model(examples), confidence=fit_confidence(rows, labels),
+                  threshold=threshold, model_id=model_id, meta=meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from evaluate import collect_examples, pipeline_for  # noqa: F401 - scripts/ import each other
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--xquad", type=Path, required=True, help="folder with xquad.en.json and xquad.hi.json")
+    ap.add_argument("--work", type=Path, default=ROOT / ".khabar" / "eval", help="corpora, indexes, cache")
+    ap.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where to write the weights")
+    ap.add_argument("--max-refused", type=float, default=0.04,
+                    help="share of answerable questions the threshold may refuse (out of fold)")
+    args = ap.parse_args(argv)
+    from bot.config import load_settings
+    from index.embed import Embedder
+
+    settings = load_settings()
+    embedder = Embedder(settings.index)
+    examples = collect_examples(args.xquad, args.work, settings, embedder)
+    meta = {"trained": dt.date.today().isoformat(),
+            "command": "python scripts/train_scorer.py --xquad ../shared/eval/xquad-dev",
+            "examples": len(examples), "trainable": sum(e.trainable for e in examples),
+            "max_refused": args.max_refused}
+    scorer = fit(examples, args.max_refused, model_id=embedder.model_id, meta=meta)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    scorer.save(args.out)
+    weights = dict(zip(SENTENCE_FEATURES, np.round(scorer.sentence.coef, 3).tolist()))
+    print(json.dumps({"out": str(args.out), "threshold": round(scorer.threshold, 4), "weights": weights},
+                     ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
