@@ -37,6 +37,9 @@ class AnswerSettings:
     #: The learned sentence scorer and confidence calibration (None: the weights shipped in bot/,
     #: trained by scripts/train_scorer.py for the bundled model; a new model needs its own file).
     scorer: Path | None = None
+    #: Abstain when at least this many words of the question occur nowhere in the archive, in any
+    #: script (0: off; the calibration sees the count either way). BENCHMARKS.md has the trade-off.
+    abstain_absent_terms: int = 0
     #: Two sentences from different articles are one fact above this cosine (and with no conflicting numbers).
     same_fact_similarity: float = 0.89
     #: Passages retrieved in all; other reports of each chosen fact are cited from them.

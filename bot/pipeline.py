@@ -107,6 +107,9 @@ class Pipeline:
         if c.salient_missing:
             result.reason = "a name or number the question is about is in none of the candidate articles"
             return result
+        if self.settings.abstain_absent_terms and c.absent_terms >= self.settings.abstain_absent_terms:
+            result.reason = f"{c.absent_terms} words of the question occur nowhere in the archive"
+            return result
         if result.confidence < self.scorer.threshold:
             result.reason = "no candidate sentence is likely enough to answer"
             return result

@@ -11,6 +11,11 @@ ROWS = [json.loads(line) for line in (ROOT / "scripts" / "seeds_questions.jsonl"
         .splitlines() if line.strip()]
 
 
+#: Rows the current scorer gets wrong, each with what goes wrong (BENCHMARKS.md §6). They still run:
+#: a fix shows as XPASS, a new miss anywhere else fails CI.
+KNOWN_MISSES: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def seeds_engine(settings, embedder, seed_index_dir):
     from bot.engine import Engine
@@ -20,7 +25,8 @@ def seeds_engine(settings, embedder, seed_index_dir):
     engine.close()
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
+@pytest.mark.parametrize("row", [pytest.param(r, marks=pytest.mark.xfail(reason=KNOWN_MISSES[r["id"]], strict=False))
+                                 if r["id"] in KNOWN_MISSES else r for r in ROWS], ids=[r["id"] for r in ROWS])
 def test_seed_question(seeds_engine, row):
     from evaluate import seed_row_passes
 
