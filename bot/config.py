@@ -37,6 +37,10 @@ class AnswerSettings:
     #: The learned sentence scorer and confidence calibration (None: the weights shipped in bot/,
     #: trained by scripts/train_scorer.py for the bundled model; a new model needs its own file).
     scorer: Path | None = None
+    #: Abstain when more than this share of the names a question is about (capitalised words,
+    #: acronyms) occur in none of the candidate articles, in any script: at 0.34, half or more
+    #: ("Sundar Pichai": 2 of 2). Chosen on XQuAD dev held-out folds (BENCHMARKS.md §6).
+    abstain_names_missing: float = 0.34
     #: Abstain when at least this many words of the question occur nowhere in the archive, in any
     #: script (0: off; the calibration sees the count either way). BENCHMARKS.md has the trade-off.
     abstain_absent_terms: int = 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from bot.cache import LRU
 from bot.config import ConversationSettings
 from index.text import tokenize
 
@@ -51,59 +51,38 @@ class Turn:
     at: float = field(default_factory=time.monotonic)
 
 
-@dataclass
-class _Conversation:
-    turns: deque
-    last_seen: float
-
-
 class Conversations:
-    """Bounded, expiring memory of turns; thread-safe because Slack answers on worker threads."""
+    """Bounded, expiring memory of turns (thread-safe: Slack answers on worker threads).
+
+    A conversation is forgotten `idle_seconds` after its last turn; beyond `max_conversations`
+    the least recently used goes first.
+    """
 
     def __init__(self, settings: ConversationSettings, clock=time.monotonic):
         self.settings = settings
-        self.clock = clock
-        self._items: OrderedDict[str, _Conversation] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRU[str, tuple[Turn, ...]] = LRU(max(1, settings.max_conversations),
+                                                      ttl_seconds=settings.idle_seconds, clock=clock)
+        self._lock = threading.Lock()  # makes read-append-write of one conversation atomic
 
     def history(self, conversation_id: str | None) -> list[Turn]:
         if conversation_id is None:
             return []
-        with self._lock:
-            self._expire()
-            conv = self._items.get(conversation_id)
-            return list(conv.turns) if conv else []
+        return list(self._items.get(conversation_id, ()))
 
     def add(self, conversation_id: str | None, turn: Turn) -> None:
         if conversation_id is None:
             return
+        keep = max(1, self.settings.max_turns)
         with self._lock:
-            self._expire()
-            conv = self._items.pop(conversation_id, None)
-            if conv is None:
-                conv = _Conversation(deque(maxlen=max(1, self.settings.max_turns)), self.clock())
-            conv.turns.append(turn)
-            conv.last_seen = self.clock()
-            self._items[conversation_id] = conv
-            while len(self._items) > self.settings.max_conversations:
-                self._items.popitem(last=False)
+            turns = self._items.get(conversation_id, ()) + (turn,)
+            self._items.put(conversation_id, turns[-keep:])
 
     def reset(self, conversation_id: str | None) -> None:
-        with self._lock:
-            self._items.pop(conversation_id, None)
+        if conversation_id is not None:
+            self._items.pop(conversation_id)
 
     def __len__(self) -> int:
-        with self._lock:
-            self._expire()
-            return len(self._items)
-
-    def _expire(self) -> None:
-        now = self.clock()
-        while self._items:
-            key, conv = next(iter(self._items.items()))
-            if now - conv.last_seen <= self.settings.idle_seconds:
-                break
-            del self._items[key]
+        return len(self._items)
 
 
 def contextualize(question: str, history: list[Turn], settings: ConversationSettings) -> tuple[str, str, bool]:

@@ -26,11 +26,12 @@ SENTENCE_FEATURES = (
     "similarity", "similarity_rel", "alignment", "alignment_rel", "aligned", "passage", "passage_rel",
     "passage_rank", "bm25", "lexical", "lexical_keys", "salient", "same_lang", "number", "number_bound",
     "date", "person", "reason", "role", "headline", "unterminated", "log_words", "fragment",
+    "similarity_rel_lang", "alignment_rel_lang", "passage_rel_lang", "alignment_rel_passage",
 )
 #: Columns of the question-level features the confidence calibration reads.
 QUESTION_FEATURES = (
     "top_logit", "margin", "top_prob", "best_same", "best_cross", "absent_terms", "unmatched_idf",
-    "top_lexical_keys", "top_same_lang", "romanised",
+    "top_lexical_keys", "top_same_lang", "romanised", "names_missing",
 )
 
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -134,7 +135,8 @@ class Candidates:
     vectors: np.ndarray           # sentence embeddings (for grouping reports of one fact)
     hits: list[Hit]               # the passages the sentences came from
     pool: list[Hit]               # the wider retrieved pool (other reports of a fact are cited from it)
-    salient_missing: int          # salient question terms found in no candidate passage, any script
+    salient_missing: int          # names of the question found in no candidate passage, any script
+    salient_missing_share: float  # ... as a share of the question's names (0 when it names none)
     absent_terms: int             # question words found nowhere in the archive, in any script
     unmatched_idf: float          # share of the question's idf mass found in no candidate passage
     best_same: float              # best dense cosine among passages in the question's language
@@ -222,7 +224,7 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
         pool |= terms
         digits = normalize_digits(text)
         n_words = len(text.split())
-        feats[i] = (
+        feats[i, : len(SENTENCE_FEATURES) - 4] = (
             sim[i], sim[i] - sim.max(), align[i], align[i] - align.max(), float(int(sid) in aligned),
             h.dense, h.dense - best_passage, 1.0 / (1 + rank_in_lang[h.pid]), h.bm25,
             sum(idf[t] for t in q_direct & terms) / w_direct,
@@ -240,14 +242,30 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
             float(np.log1p(n_words)),
             float(n_words < 4 and not _NUMBER.search(digits)),
         )
+    # The same comparisons within each language and within each passage: cross-lingual cosines run
+    # lower for the same relevance, so "best of its language" carries what "best overall" cannot.
+    langs = np.array([index.sentences[int(sid)].lang for sid in sids])
+    pids = np.array([sid_hit[int(sid)].pid for sid in sids])
+    dense = np.array([sid_hit[int(sid)].dense for sid in sids], dtype=np.float32)
+    rel = np.zeros((len(sids), 4), dtype=np.float32)
+    for lang in set(langs.tolist()):
+        m = langs == lang
+        rel[m, 0] = sim[m] - sim[m].max()
+        rel[m, 1] = align[m] - align[m].max()
+        rel[m, 2] = dense[m] - dense[m].max()
+    for pid in set(pids.tolist()):
+        m = pids == pid
+        rel[m, 3] = align[m] - align[m].max()
+    feats[:, -4:] = rel
     # Answerability: is what the question is about anywhere in the candidates, in any script?
     for h in hits:
         pool |= _terms_and_keys(index.documents[index.passages[h.pid].doc_id].title)
     langs_seen = {lang_of_passage[h.pid] for h in hits}
-    missing = sum(not _present(w, pool) for w in u.salient
-                  # a Latin name can only be missed where Latin-script text was searched (a Hindi-only
-                  # archive may translate "French" or spell "Bowl" as बाउल); digits are script-neutral
-                  if w.isdigit() or "en" in langs_seen)
+    # A name can only be missed where text of its script was searched: a Hindi-only archive may
+    # translate "French" or spell "Bowl" as बाउल. Numbers are left to the calibration (a question's
+    # "in 2015" is often not in the paragraph that answers it).
+    names = [w for w in u.salient if not w.isdigit()] if "en" in langs_seen else []
+    missing = sum(not _present(w, pool) for w in names)
     # Words of the question that the whole archive never printed, in any script (counted where text
     # of the word's script was searched): a signal for the calibration, not a rule, since a question
     # may paraphrase where the article did not ("surrender" for "gave up").
@@ -258,6 +276,7 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     same = [h.dense for h in hits if lang_of_passage[h.pid] == u.lang]
     cross = [h.dense for h in hits if lang_of_passage[h.pid] != u.lang]
     return Candidates(sids=sids, features=feats, vectors=svecs, hits=hits, pool=pool_hits, salient_missing=missing,
+                      salient_missing_share=missing / len(names) if names else 0.0,
                       absent_terms=absent,
                       unmatched_idf=unmatched / w_direct, best_same=max(same, default=0.0),
                       best_cross=max(cross, default=0.0))
@@ -274,4 +293,4 @@ def question_features(c: Candidates, logits: np.ndarray, romanised: bool) -> np.
     row = c.features[order[0]]
     return np.array([top, top - second, float(probs[order[0]]), c.best_same, c.best_cross,
                      float(c.absent_terms), c.unmatched_idf, row[col["lexical_keys"]],
-                     row[col["same_lang"]], float(romanised)], dtype=np.float32)
+                     row[col["same_lang"]], float(romanised), c.salient_missing_share], dtype=np.float32)

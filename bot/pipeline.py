@@ -104,8 +104,8 @@ class Pipeline:
             return result
         logits = self.scorer.logits(c.features)
         result.confidence = self.scorer.probability(question_features(c, logits, u.romanised))
-        if c.salient_missing:
-            result.reason = "a name or number the question is about is in none of the candidate articles"
+        if c.salient_missing_share > self.settings.abstain_names_missing:
+            result.reason = "the names the question is about are in none of the candidate articles"
             return result
         if self.settings.abstain_absent_terms and c.absent_terms >= self.settings.abstain_absent_terms:
             result.reason = f"{c.absent_terms} words of the question occur nowhere in the archive"

@@ -49,6 +49,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.config import Settings
 from bot.feedback import FeedbackLog
 from bot.format import NOT_A_QUESTION_TEXT
+from bot.understand import asks_something, is_greeting, is_help_request
 from bot.slack_format import (ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE, HELP_TEXT, SlackMessage,
                               answer_message, apology_message, notice_message, slack_to_plain)
 
@@ -65,17 +66,6 @@ class _NoTokenNotice(logging.Filter):
 logging.getLogger("slack_bolt.App").addFilter(_NoTokenNotice())
 
 EVENTS_PATH = "/slack/events"
-#: Replies in a followed thread that are not questions ("thanks", "ok", an emoji): said to people.
-_ACK_WORDS = {"thanks", "thank", "you", "u", "thx", "ty", "ok", "okay", "k", "cool", "great", "nice", "got", "it",
-              "perfect", "done", "dhanyavad", "dhanyavaad", "shukriya", "theek", "thik", "hai", "accha", "acha",
-              "धन्यवाद", "शुक्रिया", "ठीक", "है", "अच्छा"}
-
-
-def is_acknowledgement(text: str) -> bool:
-    text = re.sub(r":[a-z0-9_+'-]+:", " ", text.lower())  # emoji shortcodes such as :pray:
-    words = [w.strip(".,!?।:;-~*_'\"()") for w in text.split()]
-    words = [w for w in words if w]
-    return all(w in _ACK_WORDS or not any(ch.isalnum() for ch in w) for w in words)
 
 
 #: Payload types bolt has listeners for; anything else (e.g. app_rate_limited) is acked and logged.
@@ -457,8 +447,8 @@ class KhabarBot:
             source = "dm"
         elif thread_ts and thread_ts != ts and f"{channel}:{thread_ts}" in self.threads:
             other = [u for u in _USER_MENTION.findall(raw) if u != bot_user_id]
-            if other or is_acknowledgement(slack_to_plain(raw, bot_user_id)):
-                return  # said to someone else in the thread, or a "thanks"
+            if other or not asks_something(slack_to_plain(raw, bot_user_id)):
+                return  # said to someone else in the thread, or chat ("thanks", "lol", "I'll call her")
             source = "thread"
         else:
             return  # a channel message not meant for the bot (app_mention covers mentions)
@@ -479,8 +469,12 @@ class KhabarBot:
             reply_ts = thread_ts or ts
             cid = f"slack:{channel}:{reply_ts}"
             self.threads.touch(f"{channel}:{reply_ts}")  # follow-ups here need no mention
-        q = Question(text=slack_to_plain(raw, bot_user_id), channel=channel, user=event.get("user"), cid=cid,
-                     thread_ts=reply_ts, source=source)
+        text = slack_to_plain(raw, bot_user_id)
+        if is_help_request(text) or is_greeting(text) or (mentioned and not text.strip()):
+            self._safe_call(self.client.chat_postMessage, channel=channel, text=HELP_TEXT,
+                            **({"thread_ts": reply_ts} if reply_ts else {}))
+            return  # "help", "hi" or a bare mention: the help text, never an archive quote
+        q = Question(text=text, channel=channel, user=event.get("user"), cid=cid, thread_ts=reply_ts, source=source)
         self._submit_question(self._answer_and_post, q)
 
     def _on_command(self, ack, command: dict, context) -> None:

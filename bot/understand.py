@@ -104,6 +104,17 @@ def is_question(text: str) -> bool:
     return True
 
 
+def asks_something(text: str) -> bool:
+    """Reads as a question put to someone: a "?", a question word (English, Hindi, romanised) or a
+    question's opening ("Did…", "Tell me…"). Stricter than `is_question`, which also takes keyword
+    searches: a reply in a thread Khabar follows must ask, or it is talk between colleagues
+    ("I'll call her office tomorrow and confirm")."""
+    if not is_question(text):
+        return False
+    plain = _SLACK_EMOJI.sub(" ", text)
+    return "?" in text or bool(_QUESTION_WORD.search(plain) or _QUESTION_START.match(plain))
+
+
 def answer_types(question: str) -> set[str]:
     return {name for name, rx in _TYPES.items() if rx.search(question)}
 
@@ -127,14 +138,21 @@ def is_romanised_hindi(text: str) -> bool:
 
 
 def salient_terms(question: str) -> list[str]:
-    """The words the question is about and that an answer's passages must contain in some script:
-    names (capitalised inside the sentence, all-caps acronyms), numbers of two or more digits, and
-    rare-looking Latin words in a romanised or mixed question. Used by the answerability check."""
+    """The names and numbers the question is about: capitalised words after the first word (the
+    first is capitalised anyway: "Prior to Manning…", "Name one way…"), all-caps acronyms anywhere,
+    and numbers of two or more digits. Possessives are cut ("Earth's" → "Earth"). The sentence
+    features look for all of them; the answerability check for the names."""
     text = normalize_digits(question)
-    out = [m.group(0).strip("'’") for m in _NAME_LIKE.finditer(text)]
+    out = []
+    for m in _NAME_LIKE.finditer(text):
+        word = re.sub(r"['’]s$", "", m.group(0)).strip("'’-")
+        first = not text[: m.start()].strip(" \"'“‘(¿¡")
+        if first and not (len(word) >= 2 and word.isupper()):
+            continue
+        out.append(word)
     out += re.findall(r"\b\d{2,}\b", text)
     return [w for w in dict.fromkeys(out)
-            if w.lower() not in _CHAT_WORDS and not _QUESTION_WORD.fullmatch(w) and tokenize(w)]
+            if w and w.lower() not in _CHAT_WORDS and not _QUESTION_WORD.fullmatch(w) and tokenize(w)]
 
 
 @dataclass

@@ -54,9 +54,11 @@ class IndexSettings:
     #: Candidates taken from each retriever before fusion.
     candidates: int = 50
     #: Weight of the max-normalised BM25 score added to the dense cosine when the passage is in
-    #: the question's language, and when it is not (BM25 carries little across scripts).
-    bm25_weight_same: float = 0.06
-    bm25_weight_cross: float = 0.005
+    #: the question's language, and when it is not. Equal since BM25 indexes cross-script keys: a
+    #: larger same-language weight buried the other language's report (XQuAD split P@1 0.52 at
+    #: 0.06/0.005 against 0.66 here; scripts/tune_retrieval.py, BENCHMARKS.md).
+    bm25_weight_same: float = 0.02
+    bm25_weight_cross: float = 0.02
 
     def resolved_model_dir(self) -> Path:
         return Path(self.model_dir) if self.model_dir else khabar_home() / "models" / "multilingual-e5-small"

@@ -36,7 +36,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bot.features import QUESTION_FEATURES, SENTENCE_FEATURES, question_features  # noqa: E402
 from bot.pipeline import Prepared  # noqa: E402
+from bot.config import AnswerSettings  # noqa: E402
 from bot.scorer import DEFAULT_WEIGHTS, Linear, Scorer  # noqa: E402
+
+#: Answerable questions the names rule refuses anyway are left out when the threshold is chosen.
+NAMES_RULE = AnswerSettings().abstain_names_missing
 
 
 @dataclass
@@ -155,7 +159,7 @@ def fit(examples: list[Example], max_refused: float = 0.04, inner_folds: int = 5
         model = fit_confidence(rows[row_fold != k], labels[row_fold != k])
         z = model(rows[row_fold == k])
         conf[row_fold == k] = 1 / (1 + np.exp(-z))
-    answerable = np.array([examples[i].answerable and examples[i].prepared.candidates.salient_missing == 0
+    answerable = np.array([examples[i].answerable and examples[i].prepared.candidates.salient_missing_share <= NAMES_RULE
                            for i in idx])
     threshold = choose_threshold(conf, answerable, max_refused)
     return Scorer(sentence=fit_sentence_model(examples), confidence=fit_confidence(rows, labels),

@@ -22,8 +22,8 @@ from index.embed import Embedder  # noqa: E402
 from index.retrieve import Retriever, fuse  # noqa: E402
 from index.text import detect_lang  # noqa: E402
 
-SAME = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15]
-CROSS = [0.0, 0.005, 0.01, 0.02, 0.04]
+SAME = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1]
+CROSS = [0.0, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08]
 RRF_K = 60
 
 

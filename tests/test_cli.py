@@ -58,7 +58,7 @@ def citations(answer: dict) -> list[dict]:
 
 
 def check_shape(obj: dict) -> None:
-    assert set(obj) == {"question", "answers", "passages", "abstained"}, obj.keys()
+    assert set(obj) == {"question", "answers", "passages", "abstained", "confidence", "not_question", "reason"}, obj.keys()
     assert isinstance(obj["abstained"], bool)
     for a in obj["answers"]:
         assert ANSWER_KEYS <= set(a) <= ANSWER_KEYS | OPTIONAL_ANSWER_KEYS, a.keys()
@@ -139,7 +139,8 @@ def test_session_followups_and_new_conversation(seed_index_dir, engine):
     first, followup, fresh = json_lines(proc)
     for obj in (first, followup, fresh):
         check_shape(obj)
-    assert first["question"] == "Who is Mahima Kaul?" and "Kaul" in " ".join(a["text"] for a in first["answers"])
+    assert first["question"] == "Who is Mahima Kaul?"
+    assert any(name in " ".join(a["text"] for a in first["answers"]) for name in ("Kaul", "कौल"))
     # In context, "she" is Mahima Kaul: the answer is the sentence saying she stays till the end of March.
     assert not followup["abstained"]
     assert "March" in followup["answers"][0]["text"], followup["answers"]
@@ -175,7 +176,9 @@ def test_top_k_and_bad_stdin_lines(seed_index_dir):
     for r in good:
         check_shape(r)
         assert 1 == len(r["answers"])
-    assert "1,178" in " ".join(c["text"] for c in citations(rows[0]["answers"][0]))
+    # The top sentence is one of the two blocking orders (1,178 accounts, or the earlier list of 257;
+    # the scorer now ranks the 257 report first, BENCHMARKS.md §6); the full answer has both.
+    assert any(n in " ".join(c["text"] for c in citations(rows[0]["answers"][0])) for n in ("1,178", "257"))
     assert rows[1]["question"] is None and "UTF-8" in rows[1]["error"]
     assert rows[2]["question"] == long_q and "5000" in rows[2]["error"] and "500" in rows[2]["error"]
     assert "UTF-8" in proc.err
@@ -192,7 +195,7 @@ def test_text_output_of_one_question(seed_index_dir):
     proc = run(["ask", "--index", str(seed_index_dir), TWITTER_Q])
     assert proc.returncode == 0, proc.err
     out = proc.out
-    assert out.startswith("[1] ")
+    assert out.startswith("(confidence ") and "\n[1] " in out
     assert "1,178" in out
     assert "केंद्र सरकार ने 1,178 ट्विटर अकाउंट्स" in out  # the Hindi report, quoted in its own script
     assert "Hindi" in out and "English" in out  # citation lines name each article's language
@@ -294,3 +297,13 @@ def test_build_index_missing_corpus_folder(tmp_path):
     assert proc.returncode == 2
     assert "corpus folder not found" in proc.err and "nope" in proc.err
     assert "Traceback" not in proc.err
+
+
+def test_chat_is_declined_not_answered():
+    proc = run(["ask", "--json"], stdin="lol\nthanks\nWho is Mahima Kaul?\n")
+    rows = [json.loads(line) for line in proc.out.splitlines()]
+    assert proc.returncode == 0, proc.err
+    assert [r["not_question"] for r in rows] == [True, True, False]
+    assert rows[0]["answers"] == [] and rows[1]["answers"] == [] and rows[2]["answers"]
+    plain = run(["ask", "lol"])
+    assert "does not look like a question" in plain.out

@@ -158,13 +158,15 @@ def test_questions_of_one_conversation_answered_in_arrival_order():
     assert entered == [other, first, second] and len(order) == 0
 
 
-def test_feedback_acknowledgements_are_not_questions():
-    from bot.slack_app import is_acknowledgement
+def test_thread_chat_is_not_addressed_to_the_bot():
+    from bot.understand import asks_something
 
-    for text in ("thanks!", "Thank you", "ok 👍", "धन्यवाद", ":pray:", "shukriya"):
-        assert is_acknowledgement(text), text
-    for text in ("Till when will she stay?", "और सरकार ने क्या कहा?", "who else?"):
-        assert not is_acknowledgement(text), text
+    for text in ("thanks!", "Thank you", "ok 👍", "धन्यवाद", ":pray:", "shukriya", "lol", "Good catch",
+                 "haan theek hai", ":+1: ok", "great, thanks a lot", "I'll call her office tomorrow and confirm"):
+        assert not asks_something(text), text
+    for text in ("Till when will she stay?", "और सरकार ने क्या कहा?", "who else?", "kab tak rahengi",
+                 "Did Twitter comply"):
+        assert asks_something(text), text
 
 
 # --- Block Kit layout -----------------------------------------------------------------------------------
