@@ -25,9 +25,10 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from index.corpus import CorpusError
     from index.embed import ModelNotFound
     from index.model_convert import ModelError
+    from bot.scorer import ScorerError
     from index.store import IndexLoadError
 
-    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError)
+    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, ScorerError)
 
 
 def make_engine(settings: Settings, index: str | None, prewarm: bool = False):

@@ -12,7 +12,7 @@ Heavy resources (index, embedder) are handed in; nothing is loaded here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -91,9 +91,11 @@ class Pipeline:
         hits = self.retrieve(u, qvecs[-1], exclude_docs)
         return Prepared(u, qvecs, self.features(u, hits, qvecs) if hits else None)
 
-    def decide(self, prepared: Prepared, top_k: int | None = None) -> AnswerResult:
-        """Score the candidates, answer or abstain, and cite every answer's other reports."""
-        if self.scorer is None:
+    def decide(self, prepared: Prepared, top_k: int | None = None, scorer: Scorer | None = None) -> AnswerResult:
+        """Score the candidates, answer or abstain, and cite every answer's other reports.
+        `scorer`: a per-call override (held-out evaluation decides each question with its fold's)."""
+        scorer = scorer or self.scorer
+        if scorer is None:
             raise RuntimeError("this pipeline was built without a scorer (training mode); it can only prepare()")
         u, c = prepared.understood, prepared.candidates
         result = AnswerResult(question=u.question, answers=[], passages=c.pool if c else [], abstained=True,
@@ -102,15 +104,15 @@ class Pipeline:
         if c is None or not len(c):
             result.reason = "not a question" if not u.is_question else "nothing retrieved"
             return result
-        logits = self.scorer.logits(c.features)
-        result.confidence = self.scorer.probability(question_features(c, logits, u.romanised))
+        logits = scorer.logits(c.features)
+        result.confidence = scorer.probability(question_features(c, logits, u.romanised))
         if c.salient_missing_share > self.settings.abstain_names_missing:
             result.reason = "the names the question is about are in none of the candidate articles"
             return result
         if self.settings.abstain_absent_terms and c.absent_terms >= self.settings.abstain_absent_terms:
             result.reason = f"{c.absent_terms} words of the question occur nowhere in the archive"
             return result
-        if result.confidence < self.scorer.threshold:
+        if result.confidence < scorer.threshold:
             result.reason = "no candidate sentence is likely enough to answer"
             return result
         result.answers = self.choose(c, logits, result.confidence, top_k or self.settings.top_k)
@@ -151,7 +153,3 @@ class Pipeline:
         since the other language's report of a fact sits lower than the question's language."""
         return list(dict.fromkeys(sid for h in c.pool for sid in self.index.passages[h.pid].sids))
 
-
-def with_overrides(settings: AnswerSettings, **overrides) -> AnswerSettings:
-    """A copy of the answer settings with some fields changed (per-call overrides, tuning)."""
-    return replace(settings, **overrides)

@@ -51,7 +51,7 @@ class Linear:
     @classmethod
     def from_json(cls, data: dict, expected: tuple[str, ...], where: str) -> "Linear":
         if tuple(data.get("features", ())) != expected:
-            raise ScorerError(f"{where} was trained on features {data.get('features')}, this Khabar computes "
+            raise ScorerError(f"{where} was trained on features {data.get('features') or '(none listed)'}, this Khabar computes "
                               f"{list(expected)}; retrain it: {TRAIN_COMMAND}")
         arrays = [np.asarray(data[k], dtype=np.float32) for k in ("mean", "scale", "coef")]
         if any(a.shape != (len(expected),) for a in arrays):

@@ -193,8 +193,7 @@ def score_examples(examples: list[Example], scorers: list[Scorer], fold: np.ndar
     """Each example answered by `Pipeline.decide` with the scorer of its fold."""
     out = []
     for e, f in zip(examples, fold):
-        e.pipeline.scorer = scorers[f]
-        res = e.pipeline.decide(e.prepared)
+        res = e.pipeline.decide(e.prepared, scorer=scorers[f])
         out.append({"setting": e.setting, "kind": e.kind, "right": answered_right(e, res),
                     "abstained": res.abstained, "confidence": res.confidence or 0.0})
     return out
