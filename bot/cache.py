@@ -14,8 +14,8 @@ _MISSING = object()
 class LRU(Generic[K, V]):
     """At most `max_items` entries; with `ttl_seconds`, an entry not written for that long is gone.
 
-    `get` refreshes recency, not age: an entry expires `ttl_seconds` after it was last `put`
-    (or `touch`ed), however often it is read.
+    `get` refreshes recency, not age: an entry expires `ttl_seconds` after it was last `put`,
+    however often it is read.
     """
 
     def __init__(self, max_items: int, ttl_seconds: float | None = None,

@@ -79,7 +79,8 @@ class Conversations:
 
     def reset(self, conversation_id: str | None) -> None:
         if conversation_id is not None:
-            self._items.pop(conversation_id)
+            with self._lock:
+                self._items.pop(conversation_id)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -24,7 +24,7 @@ from index.config import khabar_home
 from index.corpus import read_corpus
 from index.embed import Embedder
 from index.retrieve import Retriever
-from index.store import Index, IndexLoadError, corpus_fingerprint, load_index, read_manifest
+from index.store import Index, IndexLoadError, corpus_fingerprint, load_index, read_manifest, same_model
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def ensure_seed_index(settings: Settings, embedder: Embedder, progress: bool = T
     out = default_index_dir()
     try:
         manifest = read_manifest(out)
-        fresh = (manifest["model"]["id"] == embedder.model_id and
+        fresh = (same_model(manifest["model"]["id"], embedder.model_id) and
                  manifest["corpus_fingerprint"] == corpus_fingerprint(read_corpus(SEEDS_DIR).documents))
     except (IndexLoadError, KeyError):
         fresh = False
@@ -72,7 +72,7 @@ class Engine:
         self.index_dir = Path(index_dir) if index_dir else ensure_seed_index(settings, self.embedder, progress)
         self.conversations = Conversations(settings.conversation)
         self.scorer = Scorer.load(settings.answer.scorer)
-        if self.scorer.model_id and self.scorer.model_id != self.embedder.model_id:
+        if self.scorer.model_id and not same_model(self.scorer.model_id, self.embedder.model_id):
             log.warning("the sentence scorer was trained for model %s but Khabar serves %s; answers may be "
                         "poorly calibrated until it is retrained (scripts/train_scorer.py)",
                         self.scorer.model_id, self.embedder.model_id)

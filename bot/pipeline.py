@@ -21,7 +21,7 @@ from bot.config import AnswerSettings, ConversationSettings
 from bot.conversation import Turn, contextualize
 from bot.features import Candidates, TokenAligner, question_features, sentence_features
 from bot.scorer import Scorer
-from bot.understand import Understood, understand
+from bot.understand import Understood, is_question, understand
 from index.embed import Embedder
 from index.retrieve import Hit, Retriever
 from index.store import Index
@@ -49,6 +49,10 @@ class Pipeline:
 
     # --- stages -----------------------------------------------------------------------------
     def understand(self, question: str, history: list[Turn]) -> Understood:
+        # Chat is recognised first, so "thanks for this" or "😀" in a thread never passes as a
+        # follow-up just because it has a pronoun or no content words.
+        if not is_question(question):
+            return understand(question, question, question, False)
         query, anchor, followup = contextualize(question, history, self.conversation)
         return understand(question, query, anchor, followup)
 
@@ -112,7 +116,7 @@ class Pipeline:
         if self.settings.abstain_absent_terms and c.absent_terms >= self.settings.abstain_absent_terms:
             result.reason = f"{c.absent_terms} words of the question occur nowhere in the archive"
             return result
-        if result.confidence < scorer.threshold:
+        if not result.confidence >= scorer.threshold:  # a NaN never passes
             result.reason = "no candidate sentence is likely enough to answer"
             return result
         result.answers = self.choose(c, logits, result.confidence, top_k or self.settings.top_k)

@@ -56,6 +56,8 @@ class Linear:
         arrays = [np.asarray(data[k], dtype=np.float32) for k in ("mean", "scale", "coef")]
         if any(a.shape != (len(expected),) for a in arrays):
             raise ScorerError(f"{where} is damaged (wrong array sizes); retrain it: {TRAIN_COMMAND}")
+        if not all(np.isfinite(a).all() for a in arrays) or (arrays[1] <= 0).any():
+            raise ScorerError(f"{where} is damaged (non-finite weights or a scale <= 0); retrain it: {TRAIN_COMMAND}")
         return cls(expected, *arrays, intercept=float(data.get("intercept", 0.0)))
 
 

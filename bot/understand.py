@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from index.text import STOPWORDS_ROMAN, detect_lang, normalize_digits, tokenize
+from index.text import STOPWORDS_HI, STOPWORDS_ROMAN, detect_lang, normalize_digits, tokenize
 
 
 class QuestionError(ValueError):
@@ -65,6 +65,9 @@ _CHAT_WORDS = frozenset("""
     all again for that this is was it me just and
     धन्यवाद शुक्रिया ठीक है हां हाँ जी अच्छा बढ़िया बहुत नमस्ते नमस्कार ओके सही बिलकुल बिल्कुल
 """.split())
+#: Laughter and thanks: a message carrying one and no question marker is talk, not a search.
+_CHAT_MARKERS = frozenset("lol lmao rofl haha hahaha hehe thanks thank thx ty tysm shukriya dhanyavad dhanyawad "
+                          "धन्यवाद शुक्रिया".split())
 _GREETINGS = frozenset("hi hello hey heya namaste namaskar gm नमस्ते नमस्कार".split())
 _HELP = re.compile(r"^\s*(help|\?|madad|sahayata|मदद|सहायता|what can you do|how does this work)\s*[?!.]*\s*$",
                    re.IGNORECASE)
@@ -74,6 +77,12 @@ _WORD = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0966-\u097f])+")  # Devanagari wo
 
 def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(_SLACK_EMOJI.sub(" ", text))]
+
+
+def _is_acronym(word: str, text: str) -> bool:
+    """An all-caps word of two or more letters ("IT", "US") is a name, not the chat word "it"/"us"."""
+    return len(word) >= 2 and word.isascii() and word.isalpha() and \
+        bool(re.search(rf"\b{re.escape(word.upper())}\b", text))
 
 
 def is_greeting(text: str) -> bool:
@@ -93,13 +102,16 @@ def is_question(text: str) -> bool:
     """
     if is_help_request(text):
         return False  # "help" asks about Khabar, not the archive: front ends show their help text
+    words = _words(text)
+    if not words:
+        return False  # only emoji, punctuation or Slack :codes:, with or without a "?"
     plain = _SLACK_EMOJI.sub(" ", text)
     if "?" in text or _QUESTION_WORD.search(plain) or _QUESTION_START.match(plain):
         return True
-    words = _words(text)
-    if not words:
-        return False  # only emoji, punctuation or Slack :codes:
-    if all(w in _CHAT_WORDS or w in STOPWORDS_ROMAN for w in words):
+    if any(w in _CHAT_MARKERS for w in words):
+        return False  # "haha nice one", "thanks, she was great"
+    if all((w in _CHAT_WORDS or w in STOPWORDS_ROMAN or w in STOPWORDS_HI) and not _is_acronym(w, text)
+           for w in words):
         return False
     return True
 
@@ -152,7 +164,8 @@ def salient_terms(question: str) -> list[str]:
         out.append(word)
     out += re.findall(r"\b\d{2,}\b", text)
     return [w for w in dict.fromkeys(out)
-            if w and w.lower() not in _CHAT_WORDS and not _QUESTION_WORD.fullmatch(w) and tokenize(w)]
+            if w and (w.isupper() or w.lower() not in _CHAT_WORDS) and not _QUESTION_WORD.fullmatch(w)
+            and tokenize(w)]
 
 
 @dataclass
@@ -173,6 +186,6 @@ class Understood:
 
 def understand(question: str, query: str, anchor: str, followup: bool) -> Understood:
     return Understood(question=question, query=query, anchor=anchor, followup=followup,
-                      is_question=followup or is_question(question), lang=detect_lang(question),
+                      is_question=is_question(question), lang=detect_lang(question),
                       romanised=is_romanised_hindi(question), answer_types=answer_types(question),
                       salient=salient_terms(question))

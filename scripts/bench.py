@@ -664,18 +664,12 @@ def bench_latency(engine: Engine, split: Split, questions: list[dict], repeats: 
 
 def fidelity(engine: Engine, questions: list[dict], synthetic_checks: dict) -> dict:
     """The questions asked of the source index (real vectors) beside the synthetic answers."""
-    answer_settings = engine.settings.answer
-    original_align = answer_settings.align_passages
-    answer_settings.align_passages = 0  # abstention is decided before alignment; no need to pay for it
     rows = {}
-    try:
-        for q in tqdm(questions, desc="fidelity", leave=False):
-            result = engine.ask(q["question"])
-            rows[q["id"]] = {"source_abstained": result.abstained, "source_top_dense": top_dense(result),
-                             "synthetic_abstained": synthetic_checks[q["id"]]["abstained"],
-                             "synthetic_top_dense": synthetic_checks[q["id"]]["top_dense"]}
-    finally:
-        answer_settings.align_passages = original_align
+    for q in tqdm(questions, desc="fidelity", leave=False):
+        result = engine.ask(q["question"])  # with alignment: its features feed the scorer's abstention
+        rows[q["id"]] = {"source_abstained": result.abstained, "source_top_dense": top_dense(result),
+                         "synthetic_abstained": synthetic_checks[q["id"]]["abstained"],
+                         "synthetic_top_dense": synthetic_checks[q["id"]]["top_dense"]}
     delta = [r["synthetic_top_dense"] - r["source_top_dense"] for r in rows.values()]
     return {"source_abstained": sum(r["source_abstained"] for r in rows.values()),
             "synthetic_abstained": sum(r["synthetic_abstained"] for r in rows.values()),

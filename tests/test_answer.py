@@ -134,3 +134,12 @@ def test_confidence_orders_answers(engine):
     assert good.confidence is not None and good.confidence >= engine.scorer.threshold
     assert all(0.0 <= a.score <= 1.0 for a in good.answers)
     assert [a.score for a in good.answers] == sorted((a.score for a in good.answers), reverse=True)
+
+
+@pytest.mark.parametrize("chat", ["😀", "thanks for this", "this is great", "ये सही है", "👍?",
+                                  "haha nice one, she is funny"])
+def test_chat_in_a_conversation_is_not_a_follow_up(engine, chat):
+    engine.ask("Who is Mahima Kaul?", conversation_id="t")
+    result = engine.ask(chat, conversation_id="t")
+    assert result.not_question and not result.answers, chat
+    assert [t.question for t in engine.conversations.history("t")] == ["Who is Mahima Kaul?"]
