@@ -146,13 +146,9 @@ class Candidates:
         return len(self.sids)
 
 
-def _terms_and_keys(text: str) -> set[str]:
-    return set(search_terms(text))
-
-
 def _present(term_text: str, pool: set[str]) -> bool:
     """A word of the question occurs in `pool` (terms and keys of candidate text), in any script."""
-    terms = tokenize(term_text) + script_keys(term_text)
+    terms = search_terms(term_text)
     return bool(terms) and any(t in pool for t in terms)
 
 
@@ -175,7 +171,7 @@ def _role_near_name(sentence: str, salient_keys: list[set[str]]) -> float:
     Prasad", "निदेशक महिमा कौल"): what a "who is X" answer says, and a headline naming X does not."""
     words = sentence.split()
     for i, w in enumerate(words):
-        keys = set(tokenize(w) + script_keys(w))
+        keys = set(search_terms(w))
         if keys and any(keys & k for k in salient_keys):
             if _ROLE.search(" ".join(words[max(0, i - 4): i + 5])):
                 return 1.0
@@ -213,19 +209,20 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     offset = float(np.mean(gaps)) if gaps else 0.0
     align = np.array([aligned.get(int(s), sim[i] + offset) for i, s in enumerate(sids)], dtype=np.float32)
     kinds = u.answer_types
-    salient_keys = [set(tokenize(w) + script_keys(w)) for w in u.salient]
+    salient_keys = [set(search_terms(w)) for w in u.salient]
     feats = np.zeros((len(sids), len(SENTENCE_FEATURES)), dtype=np.float32)
+    sim_best, align_best = sim.max(), align.max()  # hoisted out of the per-sentence loop
     pool: set[str] = set()
     for i, sid in enumerate(sids):
         sent = index.sentences[int(sid)]
         h = sid_hit[int(sid)]
         text = sent.text
-        terms = _terms_and_keys(text)
+        terms = set(search_terms(text))
         pool |= terms
         digits = normalize_digits(text)
         n_words = len(text.split())
         feats[i, : len(SENTENCE_FEATURES) - 4] = (
-            sim[i], sim[i] - sim.max(), align[i], align[i] - align.max(), float(int(sid) in aligned),
+            sim[i], sim[i] - sim_best, align[i], align[i] - align_best, float(int(sid) in aligned),
             h.dense, h.dense - best_passage, 1.0 / (1 + rank_in_lang[h.pid]), h.bm25,
             sum(idf[t] for t in q_direct & terms) / w_direct,
             sum(idf[t] for t in q_keys & terms) / w_keys,
@@ -259,7 +256,7 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     feats[:, -4:] = rel
     # Answerability: is what the question is about anywhere in the candidates, in any script?
     for h in hits:
-        pool |= _terms_and_keys(index.documents[index.passages[h.pid].doc_id].title)
+        pool |= set(search_terms(index.documents[index.passages[h.pid].doc_id].title))
     langs_seen = {lang_of_passage[h.pid] for h in hits}
     # A name can only be missed where text of its script was searched: a Hindi-only archive may
     # translate "French" or spell "Bowl" as बाउल. Numbers are left to the calibration (a question's
