@@ -71,8 +71,11 @@ class SlackSettings:
     bot_token: str = ""
     app_token: str = ""
     signing_secret: str = ""
-    #: Comma-separated channel ids the bot answers in; empty means every channel it is in.
+    #: Comma-separated channel ids the bot answers in (DMs included: a DM channel id starts with D);
+    #: empty means every channel it is in. A user in allowed_users may always DM it.
     allowed_channels: list[str] = field(default_factory=list)
+    #: Comma-separated user ids the bot answers (channels and DMs); empty means everyone.
+    allowed_users: list[str] = field(default_factory=list)
     #: Where 👍/👎 feedback is appended as JSONL (None: <KHABAR_HOME>/feedback.jsonl).
     feedback_log: Path | None = None
     #: Seconds an event id is remembered to drop Slack's retries and duplicate deliveries.
@@ -83,6 +86,24 @@ class SlackSettings:
     workers: int = 4
     #: Web API base URL (tests point it at a local Slack-speaking server).
     api_base_url: str = "https://slack.com/api/"
+    #: The durable state (inbox of acknowledged questions, followed threads, conversation turns,
+    #: dedupe ids, replies, votes): one SQLite file (None: <KHABAR_HOME>/state.sqlite3).
+    state_file: Path | None = None
+    #: HTTP mode: the address to listen on (127.0.0.1; set 0.0.0.0 behind your reverse proxy),
+    #: the largest request body accepted (413 above), and how long a client may take to send one.
+    http_host: str = "127.0.0.1"
+    max_body_bytes: int = 1_048_576
+    read_timeout_seconds: float = 10.0
+    #: One Web API call may take this long before it counts as failed (and is checked, then retried).
+    call_timeout_seconds: float = 15.0
+    #: A reply that Slack keeps refusing with 5xx, timeouts or 429 is retried (exponential backoff
+    #: from retry_base_seconds, at most retry_max_seconds apart, with jitter) for this long, then given up.
+    delivery_deadline_seconds: float = 900.0
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 60.0
+    #: Characters of quoted text in one Slack message; more answers go in a second message
+    #: (a quote is never cut).
+    max_message_chars: int = 2800
 
 
 @dataclass
@@ -97,6 +118,9 @@ class Settings:
 
     def feedback_log(self) -> Path:
         return Path(self.slack.feedback_log) if self.slack.feedback_log else khabar_home() / "feedback.jsonl"
+
+    def state_file(self) -> Path:
+        return Path(self.slack.state_file) if self.slack.state_file else khabar_home() / "state.sqlite3"
 
 
 #: Short environment names for the settings people change most.
