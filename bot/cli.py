@@ -26,19 +26,10 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from index.embed import ModelNotFound
     from index.model_convert import ModelError
     from bot.scorer import ScorerError
+    from bot.state import StateError
     from index.store import IndexLoadError
 
-    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, ScorerError)
-
-
-def make_engine(settings: Settings, index: str | None, prewarm: bool = False):
-    from bot.engine import Engine
-    from index.store import read_manifest
-
-    folder = Path(index) if index else settings.index_dir
-    if folder:
-        read_manifest(Path(folder))  # a wrong folder is reported now, not after the model has loaded
-    return Engine(settings, Path(index) if index else None, progress=sys.stderr.isatty(), prewarm=prewarm)
+    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, ScorerError, StateError)
 
 
 def _stdin_lines():
@@ -54,7 +45,6 @@ def _stdin_lines():
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.engine import QuestionError, clean_question
-    from bot.format import render
 
     if args.top_k is not None and args.top_k < 1:
         raise UserError("--top-k must be at least 1")
@@ -69,8 +59,17 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError("give a question as an argument, or pipe questions on stdin (one a line)")
     else:
         questions = _stdin_lines()
-    engine = make_engine(settings, args.index)
-    hold_sigint(False)
+    from bot.runtime import Runtime
+
+    with Runtime(settings, args.index) as runtime:
+        hold_sigint(False)
+        return _answer_all(args, runtime.engine, questions)
+
+
+def _answer_all(args: argparse.Namespace, engine, questions) -> int:
+    from bot.engine import QuestionError
+    from bot.format import render
+
     conversation = 0
     status = 0
     first = True
@@ -109,15 +108,16 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     from bot.repl import run_repl
+    from bot.runtime import Runtime
 
-    engine = make_engine(settings, args.index, prewarm=True)
-    hold_sigint(False)
-    return run_repl(engine)
+    with Runtime(settings, args.index, prewarm=True) as runtime:
+        hold_sigint(False)
+        return run_repl(runtime.engine)
 
 
 def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     hold_sigint(False)
-    from bot.slack_app import run_slack
+    from bot.slack.run import run_slack
 
     return run_slack(settings, index=args.index, http_port=args.http)
 

@@ -101,6 +101,8 @@ class SlackSettings:
     delivery_deadline_seconds: float = 900.0
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 60.0
+    #: At start, auth.test is retried this long while Slack answers 5xx or times out.
+    startup_retry_seconds: float = 60.0
     #: Characters of quoted text in one Slack message; more answers go in a second message
     #: (a quote is never cut).
     max_message_chars: int = 2800

@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.cache import LRU
 from bot.config import ConversationSettings
 from index.text import tokenize
+
+if TYPE_CHECKING:  # only for the annotation: the state store is optional
+    from bot.state import StateStore
 
 # Words that point back at something said before, in English, Hindi and romanised Hindi.
 # Only words that almost always point back: "that", "also" or "more" appear in plenty of
@@ -48,39 +52,54 @@ class Turn:
     #: The self-contained question this turn's topic comes from (itself, if it is not a follow-up).
     anchor: str
     answer_sids: list[int]
-    at: float = field(default_factory=time.monotonic)
+    #: Wall-clock seconds (time.time()): turns outlive a restart when a state store keeps them.
+    at: float = field(default_factory=time.time)
 
 
 class Conversations:
     """Bounded, expiring memory of turns (thread-safe: Slack answers on worker threads).
 
     A conversation is forgotten `idle_seconds` after its last turn; beyond `max_conversations`
-    the least recently used goes first.
+    the least recently used goes first. With a `store` (bot.state.StateStore) every turn is also
+    written through to disk, and a conversation not in memory (after a restart) is read back.
     """
 
-    def __init__(self, settings: ConversationSettings, clock=time.monotonic):
+    def __init__(self, settings: ConversationSettings, clock=time.monotonic, store: "StateStore | None" = None):
         self.settings = settings
+        self.store = store
         self._items: LRU[str, tuple[Turn, ...]] = LRU(max(1, settings.max_conversations),
                                                       ttl_seconds=settings.idle_seconds, clock=clock)
         self._lock = threading.Lock()  # makes read-append-write of one conversation atomic
 
+    def _turns(self, conversation_id: str) -> tuple[Turn, ...]:
+        turns = self._items.get(conversation_id)
+        if turns is None and self.store is not None:
+            turns = tuple(Turn(**t) for t in self.store.load_turns(conversation_id, self.settings.idle_seconds))
+            if turns:
+                self._items.put(conversation_id, turns)
+        return turns or ()
+
     def history(self, conversation_id: str | None) -> list[Turn]:
         if conversation_id is None:
             return []
-        return list(self._items.get(conversation_id, ()))
+        return list(self._turns(conversation_id))
 
     def add(self, conversation_id: str | None, turn: Turn) -> None:
         if conversation_id is None:
             return
         keep = max(1, self.settings.max_turns)
         with self._lock:
-            turns = self._items.get(conversation_id, ()) + (turn,)
-            self._items.put(conversation_id, turns[-keep:])
+            turns = (self._turns(conversation_id) + (turn,))[-keep:]
+            self._items.put(conversation_id, turns)
+            if self.store is not None:
+                self.store.save_turns(conversation_id, [asdict(t) for t in turns])
 
     def reset(self, conversation_id: str | None) -> None:
         if conversation_id is not None:
             with self._lock:
                 self._items.pop(conversation_id)
+                if self.store is not None:
+                    self.store.forget_turns(conversation_id)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -59,18 +59,23 @@ def ensure_seed_index(settings: Settings, embedder: Embedder, progress: bool = T
 
 
 class Engine:
-    def __init__(self, settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
-                 progress: bool = True, prewarm: bool = False):
+    """Answers questions over one served index; built and owned by `bot.runtime.Runtime`.
+
+    The constructor loads the index folder it is given with the already-loaded `embedder` (it
+    never loads a model or builds an index itself); `conversations` may be a durable one.
+    """
+
+    def __init__(self, settings: Settings, index_dir: Path, embedder: Embedder,
+                 conversations: Conversations | None = None, prewarm: bool = False):
         """`prewarm`: encode passage tokens for the answerer in the background (for the REPL and
         Slack, which live long enough to use them; a one-shot `ask` would only wait for it)."""
         self.settings = settings
         self._prewarm = prewarm
         self._stopping = threading.Event()
         self._prewarm_threads: list[threading.Thread] = []
-        self.embedder = embedder or Embedder(settings.index)
-        index_dir = index_dir or settings.index_dir
-        self.index_dir = Path(index_dir) if index_dir else ensure_seed_index(settings, self.embedder, progress)
-        self.conversations = Conversations(settings.conversation)
+        self.embedder = embedder
+        self.index_dir = Path(index_dir)
+        self.conversations = conversations or Conversations(settings.conversation)
         self.scorer = Scorer.load(settings.answer.scorer)
         if self.scorer.model_id and not same_model(self.scorer.model_id, self.embedder.model_id):
             log.warning("the sentence scorer was trained for model %s but Khabar serves %s; answers may be "

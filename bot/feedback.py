@@ -1,6 +1,7 @@
-"""👍 / 👎 feedback from Slack, appended to a JSONL log the evaluation script can read.
+"""👍 / 👎 feedback from Slack: one vote per user and message (the last wins), kept in the
+state store and exported to a JSONL file the evaluation script reads.
 
-One line per vote:
+One line per (user, message), rewritten atomically whenever a vote changes:
 
     {"at": "2021-02-10T04:35:00+00:00", "source": "slack", "vote": "up", "user": "U123",
      "channel": "C123", "message_ts": "1612931700.000100", "question": "...", "abstained": false,
@@ -24,20 +25,30 @@ log = logging.getLogger(__name__)
 VOTES = ("up", "down")
 
 
+class FeedbackError(ValueError):
+    """A vote that cannot be recorded (a malformed button value, no user)."""
+
+
 def parse_value(value: str) -> dict:
-    """The button value written by `bot.slack_format.feedback_value`, as a feedback record's body."""
+    """The button value written by `bot.slack.format.feedback_value`, as a feedback record's body.
+
+    Raises FeedbackError for anything that button did not write, so no junk line is recorded.
+    """
     try:
         data = json.loads(value)
     except (TypeError, ValueError):
-        return {"question": None, "abstained": None, "answers": [], "answer_ids": []}
+        raise FeedbackError("the button value is not JSON") from None
+    if not isinstance(data, dict) or data.get("v") != 1 or not isinstance(data.get("a", []), list) or \
+            not isinstance(data.get("q"), str):
+        raise FeedbackError("the button value is not a Khabar feedback value")
     answers = []
     ids = []
     for item in data.get("a") or []:
         try:
-            doc_id, sentence, also = item[0], int(item[1]), item[2] if len(item) > 2 else []
-        except (TypeError, ValueError, IndexError):
-            continue
-        also_in = [{"doc_id": d, "sentence": int(s)} for d, s in also]
+            doc_id, sentence, also = str(item[0]), int(item[1]), item[2] if len(item) > 2 else []
+            also_in = [{"doc_id": str(d), "sentence": int(s)} for d, s in also]
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise FeedbackError("the button value names a malformed citation") from None
         answers.append({"doc_id": doc_id, "sentence": sentence, "also_in": also_in})
         ids.append(f"{doc_id}#{sentence}")
         ids.extend(f"{a['doc_id']}#{a['sentence']}" for a in also_in)
@@ -45,10 +56,12 @@ def parse_value(value: str) -> dict:
 
 
 class FeedbackLog:
-    """Append-only JSONL file; safe to call from many threads."""
+    """Votes: upserted into the state store when there is one (then the JSONL file is its export),
+    else appended to the JSONL file. Safe to call from many threads."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, store=None):
         self.path = Path(path)
+        self.store = store
         self._lock = threading.Lock()
 
     def record(self, *, vote: str, user: str | None, question: str | None, answers: list[dict],
@@ -69,6 +82,13 @@ class FeedbackLog:
             "answer_ids": answer_ids if answer_ids is not None else
             [f"{a['doc_id']}#{a['sentence']}" for a in answers],
         }
+        if self.store is not None:
+            if not user or not message_ts:
+                raise FeedbackError("a vote needs its user and message")
+            with self._lock:
+                if self.store.vote(user, message_ts, vote, entry):
+                    self._export()
+            return entry
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,9 +100,20 @@ class FeedbackLog:
                 os.close(fd)
         return entry
 
+    def _export(self) -> None:
+        """Rewrite the JSONL file from the store's votes, atomically (readers never see half a file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for entry in self.store.votes():
+                f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
     def record_button(self, *, vote: str, value: str, user: str | None, channel: str | None = None,
                       message_ts: str | None = None) -> dict:
-        """Record a vote from a 👍/👎 button whose value `bot.slack_format.feedback_value` wrote."""
+        """Record a vote from a 👍/👎 button whose value `bot.slack.format.feedback_value` wrote."""
         return self.record(vote=vote, user=user, channel=channel, message_ts=message_ts, **parse_value(value))
 
 

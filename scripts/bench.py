@@ -728,7 +728,7 @@ t1 = time.time()
 settings = load_settings()
 embedder = Embedder(settings.index)
 t2 = time.time()
-engine = Engine(settings, Path({index!r}), embedder=embedder, progress=False)
+engine = Engine(settings, Path({index!r}), embedder=embedder)
 t3 = time.time()
 def status(key):  # VmHWM: peak RSS of this process image (ru_maxrss would include the bench's)
     for line in open("/proc/self/status"):
@@ -949,7 +949,7 @@ def main(argv: list[str] | None = None) -> int:
         report["indexes"] = {}
         report["latency"] = {}
         log("latency on the seeds index")
-        engine = Engine(settings, seeds_index, embedder=embedder, progress=False)
+        engine = Engine(settings, seeds_index, embedder=embedder)
         report["indexes"]["seeds"] = {"path": str(seeds_index), "passages": len(engine.index.passages),
                                       "sentences": len(engine.index.sentences),
                                       "faiss": engine.index.manifest["faiss"]}
@@ -958,7 +958,7 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"loading the synthetic index {syn_path}")
         t = time.perf_counter()
-        engine = Engine(settings, syn_path, embedder=embedder, progress=False)
+        engine = Engine(settings, syn_path, embedder=embedder)
         load_s = time.perf_counter() - t
         size, files = folder_size(syn_path)
         report["indexes"]["synthetic"] = {
@@ -970,7 +970,7 @@ def main(argv: list[str] | None = None) -> int:
         report["latency"]["synthetic"] = bench_latency(engine, split, questions, repeats, "synthetic")
         del engine
         log("fidelity: the same questions on the source index (real vectors)")
-        engine = Engine(settings, args.work / "source", embedder=embedder, progress=False)
+        engine = Engine(settings, args.work / "source", embedder=embedder)
         report["fidelity"] = fidelity(engine, questions, report["latency"]["synthetic"]["outcome"]["per_question"])
         del engine
 

@@ -39,7 +39,7 @@ def seed_index_dir(tmp_path_factory, settings, embedder) -> Path:
     from index.build import build_index
 
     out = tmp_path_factory.mktemp("seed-index") / "index"
-    build_index([SEEDS], out, settings.index, embedder=embedder, progress=False)
+    build_index([SEEDS], out, settings.index, embedder=embedder)
     return out
 
 
@@ -55,4 +55,4 @@ def engine(settings, embedder, seed_index_dir):
     """A fresh engine (fresh conversations) over the shared seed index."""
     from bot.engine import Engine
 
-    return Engine(settings, seed_index_dir, embedder=embedder, progress=False)
+    return Engine(settings, seed_index_dir, embedder=embedder)

@@ -80,7 +80,7 @@ def test_prewarm_fills_the_token_cache(settings, embedder, seed_index_dir):
 
     from bot.engine import Engine
 
-    engine = Engine(settings, seed_index_dir, embedder=embedder, progress=False, prewarm=True)
+    engine = Engine(settings, seed_index_dir, embedder=embedder, prewarm=True)
     aligner = engine._served.pipeline.aligner
     deadline = time.monotonic() + 120
     while len(aligner._cache) < len(engine.index.passages) and time.monotonic() < deadline:

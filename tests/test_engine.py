@@ -44,7 +44,7 @@ def passage_docs(result) -> set[str]:
 def small_engine(tmp_path, settings, embedder, seed_index_dir):
     out = tmp_path / "served"
     build([f"{HI_DOC}.txt", f"{EN_DOC}.txt"], tmp_path / "corpus", out, settings, embedder, seed_index_dir)
-    return Engine(settings, out, embedder=embedder, progress=False)
+    return Engine(settings, out, embedder=embedder)
 
 
 def test_hot_swap_to_rebuilt_index(small_engine, tmp_path, settings, embedder, seed_index_dir, monkeypatch):
@@ -150,14 +150,14 @@ def test_engine_refuses_an_unusable_index_at_start(tmp_path, settings, embedder,
     from index.store import IndexLoadError
 
     with pytest.raises(IndexLoadError, match="not found"):
-        Engine(settings, tmp_path / "missing", embedder=embedder, progress=False)
+        Engine(settings, tmp_path / "missing", embedder=embedder)
     bad = tmp_path / "bad"
     shutil.copytree(seed_index_dir, bad)
     m = json.loads((bad / "manifest.json").read_text(encoding="utf-8"))
     m["model"]["id"] = "someone-else/model@123"
     (bad / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
     with pytest.raises(IndexLoadError, match="built with model 'someone-else/model@123'"):
-        Engine(settings, bad, embedder=embedder, progress=False)
+        Engine(settings, bad, embedder=embedder)
 
 
 # --- questions -------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ KNOWN_MISSES: dict[str, str] = {
 def seeds_engine(settings, embedder, seed_index_dir):
     from bot.engine import Engine
 
-    engine = Engine(settings, seed_index_dir, embedder=embedder, progress=False)
+    engine = Engine(settings, seed_index_dir, embedder=embedder)
     yield engine
     engine.close()
 

@@ -1,0 +1,229 @@
+"""What each inbox job does: answer (once, saved), then deliver (retried until Slack has it).
+
+Kinds and their payloads:
+- question {channel, user, text, thread_ts, question_ts}: answer, post in the thread (or the DM).
+- notice {channel, thread_ts, messages, ephemeral_user?}: a ready reply (help, not enabled).
+- slash {channel, user, text, response_url}: answer, reply ephemerally with a Share button.
+- respond {channel, user, response_url, body}: a response_url reply (a vote's thanks).
+- share {channel, user, question, response_url}: post a /khabar answer in the channel.
+- edit {channel, question_ts, text}: re-answer an edited question and update Khabar's reply.
+- delete {channel, question_ts}: delete Khabar's reply to a deleted question.
+
+`run(job)` returns None when the job is finished, or seconds until it should run again.
+An apology is posted only when answering raised; a ready answer is never replaced by one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from bot.config import Settings
+from bot.format import NOT_A_QUESTION_TEXT
+from bot.slack.delivery import Delivery, Outcome, backoff
+from bot.slack.format import answer_messages, apology_message, notice_message
+from bot.state import Job, StateStore
+from bot.understand import QuestionError
+
+log = logging.getLogger(__name__)
+
+
+class Jobs:
+    def __init__(self, settings: Settings, engine, store: StateStore, delivery: Delivery):
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.delivery = delivery
+
+    def run(self, job: Job) -> float | None:
+        p = job.payload
+        if job.kind == "delete":
+            return self._delete(job)
+        if job.messages is None:
+            if job.kind == "edit" and self.store.reply_to(p["channel"], p["question_ts"]) is None:
+                return self._finish(job, "done")  # nothing of ours to update
+            job.messages = self._compose(job)
+            job.status = "answered"
+            self.store.save_progress(job)
+            if job.kind == "question" and job.messages and p.get("thread_ts"):
+                self.store.follow(p["channel"], p["thread_ts"])  # follow-ups there need no mention
+        if job.kind in ("slash", "respond"):
+            return self._respond_all(job)
+        if job.kind == "edit":
+            return self._edit(job)
+        return self._post_all(job)
+
+    # --- answering --------------------------------------------------------------------------------
+    def _ask(self, text: str, cid: str):
+        """(result, None) or (None, a refusal or apology as message dicts)."""
+        try:
+            return self.engine.ask(text, conversation_id=cid), None
+        except QuestionError as exc:
+            return None, [notice_message(str(exc)).kwargs()]
+        except Exception:
+            log.exception("answering failed (%s): %r", cid, text[:200])
+            return None, [apology_message().kwargs()]
+
+    def _compose(self, job: Job) -> list[dict]:
+        p, limit = job.payload, self.settings.slack.max_message_chars
+        if job.kind == "notice":
+            return p["messages"]
+        if job.kind == "respond":
+            return [p["body"]]
+        if job.kind == "share":
+            result, refusal = self._ask(p["question"], f"slack:{p['channel']}:share:{job.id}")
+            if refusal:
+                return refusal
+            return [m.kwargs() for m in answer_messages(result, p["question"], asked_by=p.get("user"),
+                                                        max_chars=limit)]
+        result, refusal = self._ask(p["text"], job.cid)
+        if refusal:
+            return refusal
+        if result.not_question:
+            if job.kind == "slash":  # /khabar was typed on purpose: say why nothing came
+                return [notice_message(NOT_A_QUESTION_TEXT).kwargs()]
+            log.info("not a question, staying silent (%s): %r", job.cid, p["text"][:80])
+            return []
+        if job.kind == "slash":
+            share = json.dumps({"k": job.id, "q": p["text"][:1500]}, ensure_ascii=False)
+            return [m.kwargs() for m in answer_messages(result, p["text"], share_value=share, max_chars=limit)]
+        return [m.kwargs() for m in answer_messages(result, max_chars=limit)]
+
+    # --- delivery ---------------------------------------------------------------------------------
+    def _post_all(self, job: Job) -> float | None:
+        p = job.payload
+        channel, thread_ts = p["channel"], p.get("thread_ts")
+        while len(job.posted) < len(job.messages):
+            part = len(job.posted)
+            message = job.messages[part]
+            if p.get("ephemeral_user"):
+                outcome = self.delivery.ephemeral(channel, p["ephemeral_user"], message)
+                if outcome.ok:
+                    job.posted.append(outcome.data.get("message_ts", ""))
+                    continue
+                return self._later(job, outcome)
+            if job.attempting == part:  # an earlier try may have landed: look before posting again
+                ts, looked = self.delivery.find_posted(channel, thread_ts, job.id, part, job.created_at)
+                if ts:
+                    self._posted(job, ts)
+                    continue
+                if not looked.ok:
+                    return self._later(job, looked)
+            job.attempting = part
+            self.store.save_progress(job)
+            outcome = self.delivery.post(channel, thread_ts, message, job.id, part)
+            if outcome.ok:
+                self._posted(job, outcome.data["ts"])
+            elif job.kind == "share" and outcome.kind == "fail" and p.get("response_url"):
+                # Not a member of the channel: its response_url can still post there.
+                job.attempting = None
+                body = {"response_type": "in_channel", "replace_original": False, **message}
+                out = self.delivery.respond(p["response_url"], body)
+                if not out.ok:
+                    return self._later(job, out)
+                job.posted.append("response_url")
+            else:
+                if outcome.retry_after is not None:
+                    job.attempting = None  # a 429 never posts
+                return self._later(job, outcome)
+        if job.kind == "share":
+            self._shared(job)
+        if p.get("question_ts") and job.posted:
+            self.store.record_reply(channel, p["question_ts"], job.posted, thread_ts, job.cid, job.id)
+        return self._finish(job, "done")
+
+    def _posted(self, job: Job, ts: str) -> None:
+        job.posted.append(ts)
+        job.attempting = None
+        job.tries = 0
+        self.store.save_progress(job)
+
+    def _shared(self, job: Job) -> None:
+        """Replies to the shared answer are follow-ups of its question; the ephemeral original goes."""
+        p = job.payload
+        ts = job.posted[0] if job.posted and job.posted[0] != "response_url" else None
+        if ts:
+            conversations = self.engine.conversations
+            for turn in conversations.history(f"slack:{p['channel']}:share:{job.id}"):
+                conversations.add(f"slack:{p['channel']}:{ts}", turn)
+            self.store.follow(p["channel"], ts)
+        if p.get("response_url"):
+            self.delivery.respond(p["response_url"], {"delete_original": True})
+
+    def _respond_all(self, job: Job) -> float | None:
+        """Ephemeral replies through the response_url; chat.postEphemeral if that fails."""
+        p = job.payload
+        while len(job.posted) < len(job.messages):
+            message = job.messages[len(job.posted)]
+            body = message if job.kind == "respond" else {"response_type": "ephemeral", **message}
+            outcome = self.delivery.respond(p["response_url"], body) if p.get("response_url") else \
+                Outcome("fail", error="no response_url")
+            if not outcome.ok:
+                log.warning("response_url failed (%s); sending job %s ephemerally instead", outcome.error, job.id)
+                plain = {k: v for k, v in body.items() if k in ("text", "blocks")}
+                outcome = self.delivery.ephemeral(p["channel"], p["user"], plain)
+                if not outcome.ok:
+                    return self._later(job, outcome)
+            job.posted.append("response_url" if outcome.data == {} else outcome.data.get("message_ts", ""))
+            job.tries = 0
+            self.store.save_progress(job)
+        return self._finish(job, "done")
+
+    def _edit(self, job: Job) -> float | None:
+        """Update Khabar's reply in place; post extra parts, delete parts no longer needed."""
+        p = job.payload
+        reply = self.store.reply_to(p["channel"], p["question_ts"])
+        if reply is None:
+            return self._finish(job, "done")
+        old = reply["reply_ts"]
+        messages = job.messages or [notice_message(NOT_A_QUESTION_TEXT).kwargs()]
+        while len(job.posted) < len(messages):
+            part = len(job.posted)
+            if part < len(old):
+                outcome = self.delivery.update(p["channel"], old[part], messages[part])
+                if not outcome.ok:
+                    return self._later(job, outcome)
+                self._posted(job, old[part])
+            else:
+                outcome = self.delivery.post(p["channel"], reply["thread_ts"], messages[part], job.id, part)
+                if not outcome.ok:
+                    return self._later(job, outcome)
+                self._posted(job, outcome.data["ts"])
+        for ts in old[len(messages):]:
+            outcome = self.delivery.delete(p["channel"], ts)
+            if not outcome.ok:
+                return self._later(job, outcome)
+        self.store.record_reply(p["channel"], p["question_ts"], job.posted, reply["thread_ts"], reply["cid"],
+                                job.id)
+        return self._finish(job, "done")
+
+    def _delete(self, job: Job) -> float | None:
+        p = job.payload
+        reply = self.store.reply_to(p["channel"], p["question_ts"])
+        for ts in (reply or {}).get("reply_ts", []):
+            outcome = self.delivery.delete(p["channel"], ts)
+            if not outcome.ok:
+                return self._later(job, outcome)
+        if reply is not None:
+            self.store.forget_reply(p["channel"], p["question_ts"])
+        return self._finish(job, "done")
+
+    # --- bookkeeping ------------------------------------------------------------------------------
+    def _later(self, job: Job, outcome: Outcome) -> float | None:
+        """Reschedule after a 429's Retry-After or a backoff step, unless past the deadline."""
+        if outcome.kind == "fail":
+            log.error("Slack refused job %s (%s in %s): %s", job.id, job.kind, job.payload.get("channel"),
+                      outcome.error)
+            return self._finish(job, "failed", outcome.error)
+        job.tries += 1
+        delay = outcome.retry_after if outcome.retry_after is not None else backoff(self.settings.slack, job.tries)
+        if time.time() + delay > job.created_at + self.settings.slack.delivery_deadline_seconds:
+            log.error("gave up on job %s after %.0f s: %s", job.id, time.time() - job.created_at, outcome.error)
+            return self._finish(job, "failed", outcome.error)
+        log.warning("job %s: %s; trying again in %.1f s", job.id, outcome.error, delay)
+        self.store.save_progress(job)
+        return delay
+
+    def _finish(self, job: Job, status: str, error: str | None = None) -> None:
+        self.store.finish(job, status, error)
+        return None

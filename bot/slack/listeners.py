@@ -1,0 +1,235 @@
+"""Bolt listeners: small functions that turn a Slack request into an inbox job, before the ack.
+
+The App runs with process_before_response, so a listener finishes (the job is in SQLite)
+before bolt acknowledges the request: an acked question is never only in memory. Nothing here
+calls Slack; every reply is a job the inbox delivers. The bot (`KhabarBot`) reaches the
+listeners through the context, set by the `inject` middleware.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from slack_bolt import App
+from slack_bolt.response import BoltResponse
+
+from bot.feedback import FeedbackError
+from bot.slack import filters
+from bot.slack.format import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE, slack_to_plain
+from bot.state import Job
+from bot.understand import is_greeting, is_help_request
+
+log = logging.getLogger(__name__)
+
+#: Payload types bolt has listeners for; anything else (e.g. app_rate_limited) is acked and logged.
+_KNOWN_PAYLOADS = {"event_callback", "url_verification", "block_actions", "interactive_message", "shortcut",
+                   "message_action", "view_submission", "view_closed", "block_suggestion"}
+
+
+# --- middleware and matchers ---------------------------------------------------------------------------
+
+def ack_unknown_payloads(body, next):
+    if not isinstance(body, dict) or "command" in body or body.get("type") in _KNOWN_PAYLOADS:
+        return next()
+    log.info("acknowledged a payload of unknown type %r", body.get("type") if isinstance(body, dict) else body)
+    return BoltResponse(status=200, body="")
+
+
+def from_a_person(event, context) -> bool:
+    return event.get("subtype") in filters.HUMAN_SUBTYPES and not filters.is_from_bot(event, context.bot_user_id)
+
+
+def _subtype(name: str):
+    def matcher(event) -> bool:
+        return event.get("subtype") == name
+    return matcher
+
+
+def _dedupe_keys(body: dict, channel: str, ts: str, event: dict) -> list[str]:
+    keys = [f"ts:{channel}:{ts}"]
+    if body.get("event_id"):
+        keys.append("event:" + body["event_id"])
+    if event.get("client_msg_id"):
+        keys.append("msg:" + event["client_msg_id"])
+    return keys
+
+
+# --- messages ------------------------------------------------------------------------------------------
+
+def on_mention(body, event, context):
+    _take_question(context["khabar"], body, event, context.bot_user_id, "mention")
+
+
+def on_message(body, event, context):
+    khabar, bot_user_id = context["khabar"], context.bot_user_id
+    raw, channel, ts, thread_ts = event.get("text") or "", event.get("channel"), event.get("ts"), event.get("thread_ts")
+    if filters.mentions_bot(raw, bot_user_id):
+        return  # the app_mention event carries it
+    if filters.is_dm(event):
+        _take_question(khabar, body, event, bot_user_id, "dm")
+    elif thread_ts and thread_ts != ts and khabar.follows(channel, thread_ts):
+        if filters.thread_reply_for_bot(raw, slack_to_plain(raw, bot_user_id), bot_user_id):
+            _take_question(khabar, body, event, bot_user_id, "thread")
+        else:
+            log.debug("thread chat, not for Khabar (%s): %r", channel, raw[:80])
+
+
+def _take_question(khabar, body: dict, event: dict, bot_user_id: str | None, source: str) -> None:
+    channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
+    if not channel or not ts:
+        return
+    dm, thread_ts = filters.is_dm(event), event.get("thread_ts")
+    reply_ts = None if dm and not thread_ts else (thread_ts or ts)
+    cid = f"slack:{channel}" if reply_ts is None else f"slack:{channel}:{reply_ts}"
+    text = slack_to_plain(event.get("text") or "", bot_user_id)
+    payload = {"channel": channel, "user": user, "thread_ts": reply_ts, "question_ts": ts, "source": source}
+    if not khabar.policy.allows(channel, user, dm):
+        log.info("not answering %s in %s (allowed_channels / allowed_users)", user, channel)
+        if source != "mention" or not user:
+            return
+        kind, payload["messages"], payload["ephemeral_user"] = "notice", [khabar.notice(khabar.policy.refusal(dm))], user
+    elif is_help_request(text) or is_greeting(text) or (source == "mention" and not text.strip()):
+        kind, payload["messages"] = "notice", [khabar.notice(khabar.help_text)]  # never an archive quote
+    else:
+        kind, payload["text"] = "question", text
+    job = Job(id=f"msg:{channel}:{ts}", kind=kind, cid=cid, payload=payload)
+    if khabar.inbox.accept(job, _dedupe_keys(body, channel, ts, event)):
+        if kind == "notice" and reply_ts and not dm:
+            khabar.store.follow(channel, reply_ts)
+    else:
+        log.info("dropped a duplicate delivery of %s (event %s)", job.id, body.get("event_id"))
+
+
+def on_message_changed(body, event, context):
+    khabar, new = context["khabar"], event.get("message") or {}
+    channel, ts = event.get("channel"), new.get("ts")
+    if not channel or not ts or filters.is_from_bot(new, context.bot_user_id):
+        return
+    reply = khabar.store.reply_to(channel, ts)
+    if reply is None:
+        return  # not a question Khabar answered
+    text = slack_to_plain(new.get("text") or "", context.bot_user_id)
+    if text == slack_to_plain((event.get("previous_message") or {}).get("text") or "", context.bot_user_id):
+        return  # an unfurl or a reaction, not a new wording
+    job = Job(id=f"edit:{channel}:{ts}:{event.get('event_ts') or body.get('event_id')}", kind="edit",
+              cid=reply["cid"], payload={"channel": channel, "question_ts": ts, "text": text})
+    khabar.inbox.accept(job, ["event:" + body["event_id"]] if body.get("event_id") else [])
+
+
+def on_message_deleted(body, event, context):
+    khabar = context["khabar"]
+    channel, ts = event.get("channel"), event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
+    if not channel or not ts:
+        return
+    if khabar.store.cancel_pending(f"msg:{channel}:{ts}"):
+        log.info("question %s:%s deleted before it was answered; dropped", channel, ts)
+    reply = khabar.store.reply_to(channel, ts)
+    if reply is not None:
+        job = Job(id=f"delete:{channel}:{ts}", kind="delete", cid=reply["cid"],
+                  payload={"channel": channel, "question_ts": ts})
+        khabar.inbox.accept(job, ["event:" + body["event_id"]] if body.get("event_id") else [])
+
+
+# --- /khabar and buttons -----------------------------------------------------------------------------------
+
+def on_command(ack, command, context):
+    khabar = context["khabar"]
+    channel, user = command.get("channel_id"), command.get("user_id")
+    text = slack_to_plain(command.get("text") or "", context.bot_user_id)
+    dm = command.get("channel_name") == "directmessage" or str(channel or "").startswith("D")
+    if not khabar.policy.allows(channel, user, dm):
+        return ack(text=khabar.policy.refusal(dm))
+    if not text or text.lower() in ("help", "?"):
+        return ack(text=khabar.help_text)
+    job = Job(id=f"cmd:{command.get('trigger_id') or channel + ':' + text}", kind="slash",
+              cid=f"slack:{channel}:slash:{user}",
+              payload={"channel": channel, "user": user, "text": text, "response_url": command.get("response_url")})
+    khabar.inbox.accept(job, [])
+    ack()
+
+
+def on_share(ack, body, action, context):
+    khabar, user, channel = context["khabar"], (body.get("user") or {}).get("id"), _channel_of(body)
+    try:
+        question = str(json.loads(action.get("value") or "{}").get("q") or "")
+    except (ValueError, AttributeError):
+        question = ""
+    if question and channel:
+        job_id = f"share:{body.get('trigger_id') or action.get('action_ts')}"
+        job = Job(id=job_id, kind="share", cid=job_id, payload={"channel": channel, "user": user, "question": question,
+                                                         "response_url": body.get("response_url")})
+        khabar.inbox.accept(job, [])
+    ack()
+
+
+def on_feedback(ack, body, action, context):
+    khabar = context["khabar"]
+    vote = "up" if action.get("action_id") == ACTION_FEEDBACK_UP else "down"
+    user, channel = (body.get("user") or {}).get("id"), _channel_of(body)
+    try:
+        khabar.feedback.record_button(vote=vote, value=action.get("value") or "", user=user, channel=channel,
+                                      message_ts=(body.get("container") or {}).get("message_ts"))
+        thanks = "Thanks, noted \U0001F44D" if vote == "up" else \
+            "Thanks, noted \U0001F44E. The desk reviews these to improve the answers."
+    except FeedbackError as exc:
+        log.warning("refused a vote from %s: %s", user, exc)
+        thanks = "Sorry, that vote could not be recorded (the button was not one of Khabar's answers)."
+    if body.get("response_url"):
+        job = Job(id=f"vote:{body.get('trigger_id') or action.get('action_ts')}", kind="respond",
+                  cid=f"vote:{user}", payload={"channel": channel, "user": user,
+                                               "response_url": body.get("response_url"),
+                                               "body": {"response_type": "ephemeral", "replace_original": False,
+                                                        "text": thanks}})
+        khabar.inbox.accept(job, [])
+    ack()
+
+
+def _channel_of(body: dict) -> str | None:
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
+# --- the rest: acknowledged and logged, so Slack never retries it and nothing crashes -------------------------
+
+def on_other_event(event):
+    log.debug("ignored event of type %s/%s", event.get("type"), event.get("subtype"))
+
+
+def on_other_action(ack, action):
+    ack()
+    log.info("ignored action %s", action.get("action_id"))
+
+
+def on_other_command(ack, command):
+    ack(text=f"Khabar does not know the command {command.get('command')}; try /khabar.")
+
+
+def just_ack(ack):
+    ack()
+
+
+def on_error(error, body):
+    log.error("error in a Slack listener (%s): %s", (body or {}).get("type"), error, exc_info=error)
+
+
+def register(app: App, khabar) -> None:
+    @app.middleware
+    def inject(context, next):
+        context["khabar"] = khabar
+        return next()
+
+    app.middleware(ack_unknown_payloads)
+    app.event("app_mention", matchers=[from_a_person])(on_mention)
+    app.event({"type": "message", "subtype": "message_changed"})(on_message_changed)
+    app.event({"type": "message", "subtype": "message_deleted"})(on_message_deleted)
+    app.event("message", matchers=[from_a_person])(on_message)
+    app.command("/khabar")(on_command)
+    app.action(ACTION_SHARE)(on_share)
+    app.action(re.compile(f"^({ACTION_FEEDBACK_UP}|{ACTION_FEEDBACK_DOWN})$"))(on_feedback)
+    app.event(re.compile(".*"))(on_other_event)
+    app.action(re.compile(".*"))(on_other_action)
+    app.command(re.compile(".*"))(on_other_command)
+    app.shortcut(re.compile(".*"))(just_ack)
+    app.view(re.compile(".*"))(just_ack)
+    app.error(on_error)
+

@@ -1,0 +1,166 @@
+"""`khabar slack`: check the tokens, start the runtime and the bot, serve (Socket Mode or HTTP).
+
+Every problem a user can cause ends in one line naming the variable (never its value) and
+exit status 2. A Slack outage at start (5xx or timeouts on auth.test) is retried for
+`slack.startup_retry_seconds` and then reported as Slack being unreachable, not as a bad token.
+"""
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import threading
+import time
+
+from slack_sdk import WebClient
+
+from bot.config import Settings
+from bot.slack.delivery import backoff, call, make_client
+
+def token_problem(settings: Settings, http: bool) -> str | None:
+    """One line naming the first missing or malformed variable (never its value), or None."""
+    s = settings.slack
+    bot = (s.bot_token or "").strip()
+    if not bot:
+        return ("SLACK_BOT_TOKEN is not set: give the bot's OAuth token (xoxb-...) from the app's "
+                "\"OAuth & Permissions\" page")
+    if not bot.startswith("xoxb-") or len(bot) < 10 or any(ch.isspace() for ch in bot):
+        return "SLACK_BOT_TOKEN is malformed: a bot token starts with xoxb- (check you did not paste another token)"
+    if http:
+        secret = (s.signing_secret or "").strip()
+        if not secret:
+            return ("SLACK_SIGNING_SECRET is not set: HTTP mode needs the app's signing secret "
+                    "(\"Basic Information\" page)")
+        if not re.fullmatch(r"[0-9A-Za-z]{16,128}", secret):
+            return "SLACK_SIGNING_SECRET is malformed: it is a string of letters and digits (32 hex characters)"
+    else:
+        app_token = (s.app_token or "").strip()
+        if not app_token:
+            return ("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...) with "
+                    "connections:write; or run with --http PORT and SLACK_SIGNING_SECRET")
+        if not app_token.startswith("xapp-") or len(app_token) < 10 or any(ch.isspace() for ch in app_token):
+            return "SLACK_APP_TOKEN is malformed: an app-level token starts with xapp-"
+    return None
+
+
+def slack_refusal(variable: str, method, settings: Settings, **kwargs) -> str | None:
+    """Why Slack would not take this token (never echoing it), or None once it did.
+
+    Slack's own trouble (5xx, timeouts, connection errors) is retried with backoff for
+    `slack.startup_retry_seconds`: it says nothing about the token.
+    """
+    retry_seconds = settings.slack.startup_retry_seconds
+    deadline, tries = time.monotonic() + retry_seconds, 0
+    while True:
+        outcome = call(method, **kwargs)
+        if outcome.ok:
+            return None
+        if outcome.kind == "fail":
+            return f"Slack refused {variable} ({outcome.error})"
+        tries += 1
+        wait = outcome.retry_after if outcome.retry_after is not None else backoff(settings.slack, tries)
+        if time.monotonic() + wait > deadline:
+            return (f"Slack's API at {settings.slack.api_base_url} is not answering ({outcome.error}); "
+                    f"gave up after {retry_seconds:.0f} s. The token was not checked: try again when Slack is up "
+                    f"(status.slack.com), or check the network and KHABAR_SLACK_API_BASE_URL")
+        print(f"khabar slack: Slack is not answering ({outcome.error}); retrying in {wait:.1f} s",
+              file=sys.stderr, flush=True)
+        time.sleep(wait)
+
+
+def check_tokens(settings: Settings, client: WebClient, http: bool) -> str | None:
+    problem = slack_refusal("SLACK_BOT_TOKEN", client.auth_test, settings)
+    if problem is None and not http:
+        problem = slack_refusal("SLACK_APP_TOKEN", client.apps_connections_open, settings,
+                                app_token=settings.slack.app_token)
+    return problem
+
+
+def run_slack(settings: Settings, index: str | None = None, http_port: int | None = None) -> int:
+    """`khabar slack`: Socket Mode by default, HTTP on `http_port`. Returns the exit status."""
+    problem = token_problem(settings, http=http_port is not None)
+    if problem is None and http_port is not None and not 0 < http_port < 65536:
+        problem = f"--http needs a port between 1 and 65535, not {http_port}"
+    client = make_client(settings.slack)
+    # Check the tokens with Slack before loading the model: a refused token should not cost a minute.
+    problem = problem or check_tokens(settings, client, http=http_port is not None)
+    if problem:
+        print(f"khabar slack: {problem}", file=sys.stderr)
+        return 2
+
+    from bot.runtime import Runtime
+    from bot.slack.app import KhabarBot
+
+    with Runtime(settings, index, durable=True, watch_index=True, prewarm=True) as runtime:
+        bot = KhabarBot(settings, runtime, client).start()
+        if bot.recovered:
+            print(f"khabar slack: answering {bot.recovered} question(s) left from the last run", file=sys.stderr,
+                  flush=True)
+        try:
+            if http_port is not None:
+                return _serve_http(settings, bot, runtime, http_port)
+            return _serve_socket_mode(settings, bot, runtime, client)
+        finally:
+            print("khabar slack: stopping; finishing the steps in flight (the rest waits in the inbox)",
+                  file=sys.stderr, flush=True)
+            bot.close()
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
+def _serve_http(settings: Settings, bot, runtime, port: int) -> int:
+    from bot.slack.http import EVENTS_PATH, SlackHTTPServer
+
+    try:
+        server = SlackHTTPServer(bot.app, settings.slack, port=port)
+    except OSError as exc:
+        print(f"khabar slack: cannot listen on {settings.slack.http_host}:{port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    _stop_on_sigterm()
+    print(f"khabar slack: answering Slack events on http://{server.host}:{server.port}{EVENTS_PATH} "
+          f"(index {runtime.index_dir}; state {settings.state_file()})", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+def _serve_socket_mode(settings: Settings, bot, runtime, client: WebClient) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
+
+    handler = SocketModeHandler(bot.app, app_token=settings.slack.app_token, web_client=client,
+                                concurrency=max(4, settings.slack.workers))
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        print(f"khabar slack: Slack refused SLACK_APP_TOKEN ({exc.response.get('error')})", file=sys.stderr)
+        handler.client.close()
+        return 2
+    except Exception as exc:
+        detail = str(exc)
+        for secret in (settings.slack.app_token, settings.slack.bot_token):
+            detail = detail.replace(secret, "***") if secret else detail
+        print(f"khabar slack: cannot open the Socket Mode connection ({type(exc).__name__}: {detail[:200]})",
+              file=sys.stderr)
+        handler.client.close()
+        return 2
+    print(f"khabar slack: connected over Socket Mode (index {runtime.index_dir}; state {settings.state_file()})",
+          file=sys.stderr, flush=True)
+    _stop_on_sigterm()
+    try:
+        while True:
+            time.sleep(1.0)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        handler.close()
+    return 0
