@@ -1,22 +1,30 @@
 #!/usr/bin/env python
-"""Load test of the Slack bot in HTTP mode on loopback (a script, not a timed test).
+"""Load test of `khabar slack --http PORT` (the real command, in a subprocess) against the local
+Slack Web API server (tests/slack_server.py), optionally on one of Slack's bad days.
 
-Starts the bot's HTTP server and the local Slack Web API server (tests/slack_server.py) on
-127.0.0.1, fires N signed app_mention events at once from a bounded thread pool (plus some
-Slack-style retried deliveries of the same events), waits until every question is answered
-in its thread, and prints time-to-answer p50/p95 (from the moment the event was sent to the
-moment the answer reached the Slack server), the ack latency, duplicates and errors.
+Fires N signed app_mention events from a bounded thread pool (plus Slack-style retried
+deliveries of some of them), waits until every question has its answer in its thread, and
+prints the ack latency, time to answer, and what matters most: answered / duplicated / lost.
 
-    python scripts/load_slack.py                    # 200 events, 20 retries, seed index
+    python scripts/load_slack.py                               # 200 events, 20 retries, no faults
+    python scripts/load_slack.py --share-5xx 0.2 --share-429 0.1   # a share of posts fail
+    python scripts/load_slack.py --kill-after 50               # kill -9 once 50 are acked, restart
     python scripts/load_slack.py --events 500 --workers 8 --index DIR
-    python scripts/load_slack.py --events 50 --retries 0 --one-at-a-time   # unloaded latency
+
+With --kill-after, the bot is killed with SIGKILL right after that many acks (every later
+event is sent to the restarted bot), and the restart's recovery time is reported: from the
+new process's start until every acknowledged question was answered.
 """
 from __future__ import annotations
 
 import argparse
-import logging
+import os
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,98 +58,143 @@ def pct(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Bot:
+    def __init__(self, args, slack: SlackAPIServer, work: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/slack/events"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+        env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                   KHABAR_SLACK_API_BASE_URL=slack.base_url, KHABAR_SLACK_STATE_FILE=str(work / "state.sqlite3"),
+                   KHABAR_SLACK_FEEDBACK_LOG=str(work / "feedback.jsonl"), KHABAR_SLACK_RETRY_BASE_SECONDS="0.2",
+                   KHABAR_SLACK_RETRY_MAX_SECONDS="2", KHABAR_SLACK_CALL_TIMEOUT_SECONDS="5",
+                   PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+        if args.workers:
+            env["KHABAR_SLACK_WORKERS"] = str(args.workers)
+        cmd = [sys.executable, "-m", "bot", "slack", "--http", str(self.port)]
+        if args.index:
+            cmd += ["--index", args.index]
+        self.started = time.monotonic()
+        self.log = (work / f"bot-{self.port}.log").open("w")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_healthy(self, timeout: float = 300.0) -> None:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() - self.started > timeout:
+                raise SystemExit(f"load_slack: the bot did not start (see {self.log.name})")
+            time.sleep(0.1)
+
+    def kill9(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=200, help="distinct questions (app_mention events) to send")
     p.add_argument("--retries", type=int, default=20,
                    help="extra deliveries of already-sent events with X-Slack-Retry-Num (must not be answered)")
-    p.add_argument("--concurrency", type=int, default=64, help="client threads sending the events")
+    p.add_argument("--concurrency", type=int, default=32, help="client threads sending the events")
     p.add_argument("--workers", type=int, default=None, help="bot answering threads (default: settings)")
     p.add_argument("--index", help="index folder (default: the bundled seeds index)")
-    p.add_argument("--one-at-a-time", action="store_true",
-                   help="send each event only after the previous one was answered (unloaded latency)")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for all answers")
+    p.add_argument("--share-5xx", type=float, default=0.0, help="share of Slack calls answered 500/503")
+    p.add_argument("--share-429", type=float, default=0.0, help="share of Slack calls answered 429")
+    p.add_argument("--retry-after", type=int, default=1, help="Retry-After of the injected 429s")
+    p.add_argument("--kill-after", type=int, default=None, help="kill -9 the bot after this many acks, restart")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all answers")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from bot.config import load_settings
-    from bot.engine import Engine
-    from bot.slack_app import SlackHTTPServer, build_app, make_client
-
-    settings = load_settings()
-    settings.slack.bot_token = BOT_TOKEN
-    settings.slack.signing_secret = SIGNING_SECRET
-    settings.slack.feedback_log = Path("/dev/null")
-    settings.slack.reload_check_seconds = 0
-    if args.workers:
-        settings.slack.workers = args.workers
-
-    t0 = time.perf_counter()
-    engine = Engine(settings, Path(args.index) if args.index else None, progress=False)
-    engine.ask(QUESTIONS[0])  # warm up the model once, as a running bot would be
-    print(f"engine ready in {time.perf_counter() - t0:.1f}s (index {engine.index_dir}, "
-          f"{len(engine.index.passages)} passages); workers {settings.slack.workers}", file=sys.stderr)
-
+    work = Path(tempfile.mkdtemp(prefix="khabar-load-"))
     with SlackAPIServer() as slack:
-        app = build_app(settings, engine, make_client(settings, base_url=slack.base_url))
-        bot = app.khabar
-        server = SlackHTTPServer(app, port=0, host="127.0.0.1").start()
-        try:
-            bodies = [mention(QUESTIONS[i % len(QUESTIONS)], channel=f"CLOAD{i % 7:04d}")
-                      for i in range(args.events)]
-            sent: dict[str, float] = {}
-            acks: list[float] = []
-            statuses: Counter = Counter()
+        bot = Bot(args, slack, work)
+        bot.wait_healthy()
+        warm = mention(QUESTIONS[0], channel="CWARMUP01")  # the model's first question, not measured
+        post_signed(bot.url, warm)
+        slack.wait_for("chat.postMessage", timeout=120, where=lambda c: c.body.get("channel") == "CWARMUP01")
+        slack.faults(share_5xx=args.share_5xx, share_429=args.share_429, retry_after=args.retry_after,
+                     methods=("chat.postMessage", "conversations.replies"), seed=7)
 
-            def fire(i: int) -> None:
-                body = bodies[i % len(bodies)]
-                retry = i >= len(bodies)
-                if not retry:
-                    sent[body["event"]["ts"]] = time.monotonic()
-                reply = post_signed(server.url, body, SIGNING_SECRET, retry_num=1 if retry else None, timeout=30)
-                acks.append(reply.seconds)
-                statuses[reply.status] += 1
-                if args.one_at_a_time and not retry:
-                    ts = body["event"]["ts"]
-                    slack.wait_for("chat.postMessage", timeout=60, where=lambda c: c.body.get("thread_ts") == ts)
+        bodies = [mention(QUESTIONS[i % len(QUESTIONS)] + f" ({i})", channel=f"CLOAD{i % 7:04d}")
+                  for i in range(args.events)]
+        order = list(range(args.events)) + [(j * 7919) % args.events for j in range(args.retries)]
+        sent: dict[str, float] = {}
+        acks: list[float] = []
+        statuses: Counter = Counter()
+        kill_at = args.kill_after if args.kill_after is not None else len(order) + 1
+        restart = None
+        start = time.monotonic()
 
-            ts_set = {b["event"]["ts"] for b in bodies}
-            order = list(range(args.events)) + [args.events + (j * 7919) % args.events for j in range(args.retries)]
-            start = time.monotonic()
-            with ThreadPoolExecutor(max_workers=1 if args.one_at_a_time else args.concurrency) as pool:
-                list(pool.map(fire, order))
-            fired = time.monotonic() - start
-            try:
-                slack.wait_for("chat.postMessage", count=args.events, timeout=args.timeout,
-                               where=lambda c: c.body.get("thread_ts") in ts_set)
-            except TimeoutError as exc:
-                print(f"load_slack: {exc}"[:500], file=sys.stderr)
-            bot.wait_idle(timeout=60)
-            elapsed = time.monotonic() - start
-            posts = slack.of("chat.postMessage", where=lambda c: c.body.get("thread_ts") in ts_set)
-            per_thread = Counter(c.body["thread_ts"] for c in posts)
-            first_answer: dict[str, float] = {}
-            for c in posts:
-                first_answer.setdefault(c.body["thread_ts"], c.at)
-            tta = [first_answer[ts] - sent[ts] for ts in first_answer]
-            duplicates = sum(n - 1 for n in per_thread.values())
-            apologies = sum(1 for c in posts if c.body.get("text", "").startswith("Sorry"))
-            refused = len(slack.of("chat.postMessage", ok_only=False)) - len(slack.of("chat.postMessage"))
-            missing = len(ts_set) - len(per_thread)
-        finally:
-            server.shutdown()
-            bot.close(wait=True)
+        def fire(k: int) -> None:
+            body = bodies[order[k]]
+            retry = k >= args.events
+            if not retry:
+                sent[body["event"]["ts"]] = time.monotonic()
+            reply = post_signed(bot.url, body, SIGNING_SECRET, retry_num=1 if retry else None, timeout=30)
+            acks.append(reply.seconds)
+            statuses[reply.status] += 1
+
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            list(pool.map(fire, range(min(kill_at, len(order)))))
+        if kill_at <= len(order):
+            bot.kill9()
+            bot = Bot(args, slack, work)
+            restart = bot.started
+            bot.wait_healthy()
+            with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+                list(pool.map(fire, range(kill_at, len(order))))
+        fired = time.monotonic() - start
+        ts_set = set(sent)
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            answered = {m.get("thread_ts") for m in slack.messages()} & ts_set
+            if len(answered) == len(ts_set):
+                break
+            time.sleep(0.2)
+        recovered_at = time.monotonic()
+        time.sleep(2.0)  # anything still in flight would show up as a duplicate now
+        status = bot.stop()
+        elapsed = recovered_at - start
+        live = [m for m in slack.messages() if m.get("thread_ts") in ts_set]
+        per_thread = Counter(m["thread_ts"] for m in live)
+        first = {}
+        for c in slack.of("chat.postMessage", where=lambda c: c.body.get("thread_ts") in ts_set):
+            first.setdefault(c.body["thread_ts"], c.at)
+        tta = [first[ts] - sent[ts] for ts in first]
+        duplicates = sum(n - 1 for n in per_thread.values())
+        apologies = sum(1 for m in live if (m.get("text") or "").startswith("Sorry"))
+        lost = len(ts_set) - len(per_thread)
+        injected = dict(getattr(slack, "injected", {}))
 
     print(f"events sent: {args.events} (+{args.retries} retried deliveries) in {fired:.2f}s; "
-          f"HTTP statuses {dict(statuses)}")
+          f"HTTP statuses {dict(statuses)}; faults injected {injected}")
     print(f"ack latency: p50 {pct(acks, .5) * 1000:.0f} ms, p95 {pct(acks, .95) * 1000:.0f} ms, "
           f"max {max(acks) * 1000:.0f} ms")
     print(f"time to answer: p50 {pct(tta, .5):.2f} s, p95 {pct(tta, .95):.2f} s, max {max(tta, default=0):.2f} s; "
           f"throughput {len(per_thread) / elapsed:.1f} answers/s over {elapsed:.1f}s")
-    ok = missing == 0 and duplicates == 0 and apologies == 0 and refused == 0 and set(statuses) == {200}
-    print(f"{'OK' if ok else 'FAIL'}: {args.events} events -> {len(per_thread)} answered, {duplicates} duplicates, "
-          f"{missing} missing, {apologies} apologies, {refused} refused posts; time-to-answer p50 "
-          f"{pct(tta, .5):.2f}s p95 {pct(tta, .95):.2f}s with {settings.slack.workers} workers")
+    if restart is not None:
+        print(f"restart: killed after {kill_at} acks; every acked question answered "
+              f"{recovered_at - restart:.1f} s after the new process started (model load included)")
+    ok = lost == 0 and duplicates == 0 and apologies == 0 and set(statuses) == {200} and status == 0
+    print(f"{'OK' if ok else 'FAIL'}: {args.events} events -> {len(per_thread)} answered, {duplicates} duplicated, "
+          f"{lost} lost, {apologies} apologies; bot exit status {status}; logs in {work}")
     return 0 if ok else 1
 
 

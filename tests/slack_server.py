@@ -3,10 +3,12 @@
 This is the approach of slack-bolt's own test suite (its `mock_web_api_server`): the real
 `slack_sdk.WebClient` talks real HTTP to 127.0.0.1, so retries, 429 handling, JSON/form
 encoding and the bot's threading are exercised as in production. The server answers
-`auth.test`, `chat.postMessage`, `chat.postEphemeral`, `chat.update`, `reactions.add`,
-`apps.connections.open` (token check only) and `response_url` posts (`/response/<name>`), checks the token and Block Kit's limits the way
-Slack does (`invalid_auth`, `invalid_blocks`), records every request, and can be told to
-answer a method with HTTP 429 + Retry-After.
+`auth.test`, `chat.postMessage`, `chat.postEphemeral`, `chat.update`, `chat.delete`,
+`conversations.replies`, `conversations.history`, `reactions.add`, `apps.connections.open`
+(token check only) and `response_url` posts (`/response/<name>`); checks the token and Block
+Kit's limits the way Slack does (`invalid_auth`, `invalid_blocks`); keeps what was posted
+(message metadata included); records every request; and can be told to fail, rate-limit or
+hang a method (see `SlackAPIServer`).
 
 The helpers at the bottom build Events API / slash command / block_actions payloads and sign
 them with Slack's v0 scheme (HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret).
@@ -17,11 +19,13 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +60,42 @@ class Call:
 
 # --- Block Kit checks, as Slack applies them ------------------------------------------------------
 
+RICH_SECTIONS = {"rich_text_section", "rich_text_quote", "rich_text_preformatted", "rich_text_list"}
+RICH_INLINE = {"text", "link", "emoji", "user", "channel", "usergroup", "broadcast", "date", "color"}
+RICH_STYLES = {"bold", "italic", "strike", "code"}
+
+
+def _rich_text_problem(i: int, block: dict) -> str | None:
+    sections = block.get("elements")
+    if not isinstance(sections, list) or not sections:
+        return f"block {i}: rich_text without elements"
+    chars = 0
+    for section in sections:
+        if section.get("type") not in RICH_SECTIONS:
+            return f"block {i}: rich_text element of type {section.get('type')!r}"
+        inner = section.get("elements")
+        if section["type"] == "rich_text_list":
+            inner = [e for s in inner or [] for e in (s.get("elements") or [])]
+        if not isinstance(inner, list) or not inner:
+            return f"block {i}: empty {section['type']}"
+        for e in inner:
+            if e.get("type") not in RICH_INLINE:
+                return f"block {i}: inline element of type {e.get('type')!r}"
+            if e["type"] == "text" and not isinstance(e.get("text"), str):
+                return f"block {i}: text element without text"
+            if e["type"] == "link" and not str(e.get("url", "")).startswith(("http://", "https://", "mailto:")):
+                return f"block {i}: link without a url"
+            if e["type"] == "user" and not e.get("user_id"):
+                return f"block {i}: user element without user_id"
+            style = e.get("style") or {}
+            if not isinstance(style, dict) or set(style) - RICH_STYLES:
+                return f"block {i}: unknown style {style!r}"
+            chars += len(e.get("text", ""))
+    if chars > 4000:
+        return f"block {i}: rich_text of {chars} characters (max 4000)"
+    return None
+
+
 def block_kit_problem(blocks) -> str | None:
     if not isinstance(blocks, list):
         return "blocks is not a list"
@@ -86,13 +126,42 @@ def block_kit_problem(blocks) -> str | None:
         elif t == "header":
             if len((b.get("text") or {}).get("text", "")) > 150:
                 return f"block {i}: header over 150 characters"
-        elif t not in ("divider", "image", "rich_text", "input", "file", "video"):
+        elif t == "rich_text":
+            problem = _rich_text_problem(i, b)
+            if problem:
+                return problem
+        elif t not in ("divider", "image", "input", "file", "video"):
             return f"block {i}: unknown type {t!r}"
     return None
 
 
+ANY = object()
+
+
+def _ts_value(ts) -> float:
+    try:
+        return float(ts)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _flag(value) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
 class SlackAPIServer:
-    """`with SlackAPIServer() as slack: WebClient(base_url=slack.base_url, token=BOT_TOKEN)`."""
+    """`with SlackAPIServer() as slack: WebClient(base_url=slack.base_url, token=BOT_TOKEN)`.
+
+    It keeps the channel contents it was given (the bot's posts, updates and deletes, and user
+    messages added with `add_user_message`) so that `conversations.replies` and
+    `conversations.history` answer as Slack would, metadata included.
+
+    Fault injection, per method ("response" means response_url posts): `rate_limit` (429 +
+    Retry-After), `fail` (an HTTP status, or 200 with ok: false for a status of 200), `hang`
+    (answer after `seconds`, having stored the post first with then="post", or dropping it with
+    then="drop"), and `faults` (a random share of calls answered 5xx or 429; half of the 5xx
+    land before they fail, as when Slack times out internally). `injected` counts what was done.
+    """
 
     def __init__(self, token: str = BOT_TOKEN, app_token: str = APP_TOKEN, bot_user_id: str = BOT_USER_ID, bot_id: str = BOT_ID,
                  team_id: str = TEAM_ID):
@@ -102,8 +171,13 @@ class SlackAPIServer:
         self.bot_id = bot_id
         self.team_id = team_id
         self.calls: list[Call] = []
+        self.injected: Counter = Counter()
         self._cond = threading.Condition()
-        self._rate_limits: dict[str, list[int]] = {}  # method -> [retry_after, ...] still to serve
+        self._scripted: dict[str, list[tuple]] = {}  # method -> actions still to serve, in order
+        self._random: dict | None = None
+        self._rng = random.Random(0)
+        self._messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message
+        self._stopping = threading.Event()
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -122,12 +196,15 @@ class SlackAPIServer:
                 raw = self.rfile.read(length).decode("utf-8") if length else ""
                 status, headers, body = server._handle(self.path, dict(self.headers.items()), raw)
                 data = body.encode("utf-8")
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client gave up waiting (a hang)
 
             do_GET = do_POST
 
@@ -135,6 +212,7 @@ class SlackAPIServer:
             daemon_threads = True
             request_queue_size = 512
 
+        self._stopping.clear()
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="slack-api-server", daemon=True)
@@ -142,6 +220,7 @@ class SlackAPIServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wakes any hanging answer
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
@@ -169,8 +248,62 @@ class SlackAPIServer:
     # --- test controls ------------------------------------------------------------------------------
     def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and Retry-After."""
+        self._script(method, ("429", retry_after), times)
+
+    def fail(self, method: str, status: int = 500, times: int = 1, error: str = "internal_error") -> None:
+        """Answer the next `times` calls of `method` with HTTP `status` (200: ok false + `error`)."""
+        self._script(method, ("fail", status, error), times)
+
+    def hang(self, method: str, seconds: float, times: int = 1, then: str = "post") -> None:
+        """Make the next `times` calls wait `seconds` before answering. then="post": the call
+        takes effect first (the client never learns it did); then="drop": it fails with a 500."""
+        if then not in ("post", "drop"):
+            raise ValueError("then is 'post' or 'drop'")
+        self._script(method, ("hang", seconds, then), times)
+
+    def faults(self, share_5xx: float = 0.0, share_429: float = 0.0, retry_after: int = 1,
+               methods=("chat.postMessage",), seed: int = 0) -> None:
+        """From now on answer a random share of `methods` calls with 5xx or 429 (0, 0: stop)."""
         with self._cond:
-            self._rate_limits.setdefault(method, []).extend([retry_after] * times)
+            self._rng = random.Random(seed)
+            self._random = {"5xx": share_5xx, "429": share_429, "retry_after": retry_after,
+                            "methods": set(methods)} if share_5xx or share_429 else None
+
+    def _script(self, method: str, action: tuple, times: int) -> None:
+        with self._cond:
+            self._scripted.setdefault(method, []).extend([action] * times)
+
+    def _next_fault(self, method: str) -> tuple | None:
+        with self._cond:
+            pending = self._scripted.get(method)
+            if pending:
+                return pending.pop(0)
+            r = self._random
+            if r and method in r["methods"]:
+                x = self._rng.random()
+                if x < r["5xx"]:
+                    landed = self._rng.random() < 0.5
+                    return ("fail", 500 if self._rng.random() < 0.5 else 503, "internal_error", landed)
+                if x < r["5xx"] + r["429"]:
+                    return ("429", r["retry_after"])
+        return None
+
+    def add_user_message(self, channel: str, text: str, user: str = "UREPORTER1", ts: str | None = None,
+                         thread_ts: str | None = None) -> str:
+        """Put a person's message in a channel (so replies/history see it); returns its ts."""
+        ts = ts or next_ts()
+        with self._cond:
+            self._messages[(channel, ts)] = {"type": "message", "channel": channel, "ts": ts,
+                                             "thread_ts": thread_ts, "text": text, "blocks": None,
+                                             "metadata": None, "user": user, "bot_id": None}
+        return ts
+
+    def messages(self, channel: str | None = None, thread_ts=ANY) -> list[dict]:
+        """What is in Slack now (after updates and deletes), oldest first."""
+        with self._cond:
+            found = [dict(m) for m in self._messages.values()
+                     if (channel is None or m["channel"] == channel) and (thread_ts is ANY or m["thread_ts"] == thread_ts)]
+        return sorted(found, key=lambda m: _ts_value(m["ts"]))
 
     def reset(self) -> None:
         with self._cond:
@@ -202,15 +335,15 @@ class SlackAPIServer:
     def _handle(self, path: str, headers: dict, raw: str) -> tuple[int, dict, str]:
         headers = {k.lower(): v for k, v in headers.items()}
         ctype = headers.get("content-type", "")
-        path_only = path.partition("?")[0]
+        path_only, _, query = path.partition("?")
         if "json" in ctype:
             try:
                 body = json.loads(raw or "{}")
             except ValueError:
                 body = {"_raw": raw}
         else:
-            body = {k: v[-1] for k, v in urllib.parse.parse_qs(raw or path.partition("?")[2]).items()}
-            for k in ("blocks", "attachments"):
+            body = {k: v[-1] for k, v in urllib.parse.parse_qs(raw or query).items()}
+            for k in ("blocks", "attachments", "metadata"):
                 if isinstance(body.get(k), str):
                     try:
                         body[k] = json.loads(body[k])
@@ -224,23 +357,40 @@ class SlackAPIServer:
             method = path_only
         call = Call(method=method, path=path_only, body=body, headers=headers)
 
-        with self._cond:
-            pending = self._rate_limits.get(method)
-            if pending:
-                retry_after = pending.pop(0)
-                call.status, call.ok = 429, False
-                self._record(call)
-                return 429, {"Content-Type": "application/json", "Retry-After": str(retry_after)}, \
-                    json.dumps({"ok": False, "error": "ratelimited"})
+        fault = self._next_fault(method) if method != "apps.connections.open" else None
+        if fault and fault[0] == "429":
+            return self._refuse(call, 429, {"Retry-After": str(fault[1])}, "ratelimited", "429")
+        if fault and fault[0] == "fail" and not (len(fault) > 3 and fault[3]):
+            return self._refuse(call, fault[1], {}, fault[2], f"{fault[1]}")
+        if fault and fault[0] == "hang" and fault[2] == "drop":
+            self._stopping.wait(fault[1])
+            return self._refuse(call, 500, {}, "internal_error", "hang-drop")
 
         status, payload = self._answer(method, call, headers, body)
         call.status = status
         call.ok = status == 200 and bool(payload.get("ok", True))
         with self._cond:
             self._record(call)
+        if fault and fault[0] == "hang":  # it took effect; the answer comes too late
+            with self._cond:
+                self.injected["hang-post"] += 1
+            self._stopping.wait(fault[1])
+        elif fault and fault[0] == "fail":  # it took effect, then Slack answered 5xx
+            with self._cond:
+                self.injected[f"{fault[1]}-landed"] += 1
+            return fault[1], {"Content-Type": "application/json"}, json.dumps({"ok": False, "error": fault[2]})
         if method == "response":
             return status, {"Content-Type": "text/plain"}, "ok" if status == 200 else payload.get("error", "")
         return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(payload)
+
+    def _refuse(self, call: Call, status: int, headers: dict, error: str, kind: str) -> tuple[int, dict, str]:
+        call.status, call.ok = status, False
+        with self._cond:
+            self.injected[kind] += 1
+            self._record(call)
+        if call.method == "response":
+            return status, {"Content-Type": "text/plain", **headers}, error
+        return status, {"Content-Type": "application/json", **headers}, json.dumps({"ok": False, "error": error})
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
@@ -276,29 +426,94 @@ class SlackAPIServer:
                          "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
                          "is_enterprise_install": False}
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
-            if not body.get("channel"):
-                return 200, {"ok": False, "error": "channel_not_found"}
-            if method == "chat.postEphemeral" and not body.get("user"):
-                return 200, {"ok": False, "error": "user_not_found"}
-            if not (body.get("text") or body.get("blocks")):
-                return 200, {"ok": False, "error": "no_text"}
-            if body.get("blocks") is not None:
-                problem = block_kit_problem(body["blocks"])
-                if problem:
-                    return 200, {"ok": False, "error": "invalid_blocks", "errors": [problem]}
-            if method == "chat.postEphemeral":
-                call.ts = next_ts()
-                return 200, {"ok": True, "message_ts": call.ts}
-            call.ts = body.get("ts") if method == "chat.update" else next_ts()
-            return 200, {"ok": True, "channel": body["channel"], "ts": call.ts,
-                         "message": {"type": "message", "bot_id": self.bot_id, "user": self.bot_user_id,
-                                     "text": body.get("text", ""), "ts": call.ts,
-                                     **({"thread_ts": body["thread_ts"]} if body.get("thread_ts") else {})}}
+            return self._post(method, call, body)
+        if method == "chat.delete":
+            with self._cond:
+                if self._messages.pop((body.get("channel"), body.get("ts")), None) is None:
+                    return 200, {"ok": False, "error": "message_not_found"}
+            return 200, {"ok": True, "channel": body["channel"], "ts": body["ts"]}
+        if method == "conversations.replies":
+            return self._replies(body)
+        if method == "conversations.history":
+            return self._history(body)
         if method == "reactions.add":
             if not (body.get("channel") and body.get("timestamp") and body.get("name")):
                 return 200, {"ok": False, "error": "invalid_arguments"}
             return 200, {"ok": True}
         return 404, {"ok": False, "error": "unknown_method"}
+
+    def _post(self, method: str, call: Call, body: dict) -> tuple[int, dict]:
+        if not body.get("channel"):
+            return 200, {"ok": False, "error": "channel_not_found"}
+        if method == "chat.postEphemeral" and not body.get("user"):
+            return 200, {"ok": False, "error": "user_not_found"}
+        if not (body.get("text") or body.get("blocks")):
+            return 200, {"ok": False, "error": "no_text"}
+        if body.get("blocks"):
+            problem = block_kit_problem(body["blocks"])
+            if problem:
+                return 200, {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+        if method == "chat.postEphemeral":
+            call.ts = next_ts()
+            return 200, {"ok": True, "message_ts": call.ts}
+        meta = body.get("metadata")
+        if isinstance(meta, str):
+            try:
+                meta = json.loads(meta)
+            except ValueError:
+                return 200, {"ok": False, "error": "invalid_metadata_format"}
+        key = (body["channel"], body.get("ts"))
+        with self._cond:
+            if method == "chat.update":
+                stored = self._messages.get(key)
+                if stored is None:
+                    return 200, {"ok": False, "error": "message_not_found"}
+                stored.update(text=body.get("text", ""), blocks=body.get("blocks") or None)
+                if meta:
+                    stored["metadata"] = meta
+                call.ts = stored["ts"]
+            else:
+                call.ts = next_ts()
+                stored = {"type": "message", "channel": body["channel"], "ts": call.ts,
+                          "thread_ts": body.get("thread_ts") or None, "text": body.get("text", ""),
+                          "blocks": body.get("blocks") or None, "metadata": meta or None,
+                          "user": self.bot_user_id, "bot_id": self.bot_id}
+                self._messages[(body["channel"], call.ts)] = stored
+        return 200, {"ok": True, "channel": body["channel"], "ts": call.ts,
+                     "message": self._public(stored, with_metadata=True)}
+
+    @staticmethod
+    def _public(m: dict, with_metadata: bool) -> dict:
+        out = {k: v for k, v in m.items() if v is not None and k not in ("channel", "metadata")}
+        if with_metadata and m.get("metadata"):
+            out["metadata"] = m["metadata"]
+        return out
+
+    def _replies(self, body: dict) -> tuple[int, dict]:
+        channel, ts = body.get("channel"), body.get("ts")
+        if not channel or not ts:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        meta = _flag(body.get("include_all_metadata"))
+        with self._cond:
+            found = [m for m in self._messages.values() if m["channel"] == channel
+                     and (m["ts"] == ts or m["thread_ts"] == ts)]
+            if not found:
+                return 200, {"ok": False, "error": "thread_not_found"}
+            found.sort(key=lambda m: _ts_value(m["ts"]))
+            return 200, {"ok": True, "messages": [self._public(m, meta) for m in found], "has_more": False}
+
+    def _history(self, body: dict) -> tuple[int, dict]:
+        channel = body.get("channel")
+        if not channel:
+            return 200, {"ok": False, "error": "channel_not_found"}
+        oldest = _ts_value(body.get("oldest") or 0)
+        latest = _ts_value(body.get("latest")) if body.get("latest") else float("inf")
+        meta = _flag(body.get("include_all_metadata"))
+        with self._cond:
+            found = [m for m in self._messages.values() if m["channel"] == channel
+                     and m["thread_ts"] in (None, m["ts"]) and oldest <= _ts_value(m["ts"]) <= latest]
+            found.sort(key=lambda m: _ts_value(m["ts"]), reverse=True)
+            return 200, {"ok": True, "messages": [self._public(m, meta) for m in found], "has_more": False}
 
 
 # --- signed requests to the bot -------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class KhabarBot:
             self.client.token = s.bot_token
         self.policy = Policy.from_lists(s.allowed_channels, s.allowed_users)
         self.help_text = help_text(sorted(self.policy.allowed_channels), sorted(self.policy.allowed_users))
+        self.help = notice_message(self.help_text, mrkdwn=True).kwargs()
         self.feedback = FeedbackLog(settings.feedback_log(), store=self.store)
         self.delivery = Delivery(self.client, s)
         self.jobs = Jobs(settings, runtime.engine, self.store, self.delivery)

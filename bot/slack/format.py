@@ -1,19 +1,20 @@
-"""Answers as Slack messages: Block Kit blocks plus a plain-text fallback.
+"""Answers as Slack messages: Block Kit `rich_text` blocks plus a plain-text fallback.
 
-Layout of an answer (one message):
+Layout of an answer:
 
-    > “quoted sentence” [1]
-    > also in: “the same fact, other article” [2]
-    > “second answer” [3]
+    @reporter asked: “question”            (/khabar and shared answers only)
+    ┃ “quoted sentence” [1]
+    ┃ also in: “the same fact, other article” [2]
+    ┃ “second answer” [3]
     ───────────────────
     [1] Title (linked when the article has a URL) · date · Hindi · sentence 4 · doc_id
-    [2] ...
     [👍 Helpful] [👎 Not helpful] ([Share with channel] on a /khabar answer)
 
-Everything that comes from the corpus or from the person asking is escaped for Slack's
-mrkdwn (`&`, `<`, `>`), so an article quoting `<!channel>`, `<!here>` or `<@U123>` shows the
-text and pings nobody. Block Kit limits are respected: at most 50 blocks a message, 3000
-characters a section or context text, 2000 characters a button value.
+Quotes and sources are `rich_text` elements, whose text Slack shows literally: an article
+quoting `<!channel>`, `*bold*` or `<@U123>` shows those characters and pings nobody. Only the
+fallback `text` (notifications, screen readers) is mrkdwn, and it is escaped. An answer too
+long for one message (`max_chars`, Block Kit's 50 blocks) continues in further messages, whole
+answers each, numbered on; the buttons come with the last.
 """
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from bot.answer import Answer, AnswerResult, Citation
+from bot.answer import AnswerResult, Citation
 from bot.format import ABSTAIN_TEXT, LANG_NAMES
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
-MAX_CONTEXT_ELEMENTS = 10
+MAX_RICH_TEXT_CHARS = 3800  # Slack's limit is 4000 characters of text a rich_text block
+MAX_QUOTE_CHARS = 2000
 MAX_BUTTON_VALUE = 2000
 #: The top-level `text` is what notifications and screen readers show; Slack allows 40k,
 #: a notification needs far less.
@@ -38,14 +40,28 @@ ACTION_SHARE = "khabar_share"
 
 APOLOGY_TEXT = ("Sorry, something went wrong while I was answering this. "
                 "The error has been logged; please try again in a minute.")
-HELP_TEXT = ("Ask me about the news archive, in English, Hindi or romanised Hindi, e.g. "
-             "\u201cHow many accounts did the government order Twitter to block?\u201d. "
-             "Mention me in a channel, DM me, or use /khabar; reply in my thread for follow-ups.")
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def help_text(allowed_channels: list[str], allowed_users: list[str]) -> str:
+    """What Khabar says to "help" or "hi": how to ask, and where and for whom it answers (mrkdwn)."""
+    where = "Mention me in a channel, DM me, or use /khabar; reply in my thread for follow-ups."
+    channels = [f"<#{c}>" for c in allowed_channels if _SLACK_ID.match(c) and not c.startswith("D")]
+    if allowed_channels:
+        where = ("I answer in " + (", ".join(channels) if channels else "the channels my admins chose")
+                 + (" and in DMs" if any(c.startswith("D") for c in allowed_channels) or allowed_users else "")
+                 + "; mention me there or use /khabar, and reply in my thread for follow-ups.")
+    who = " I answer the reporters my admins listed; ask them to add you." if allowed_users else ""
+    return ("Ask me about the news archive, in English, Hindi or romanised Hindi, e.g. "
+            "\u201cHow many accounts did the government order Twitter to block?\u201d. " + where + who)
+
+
+HELP_TEXT = help_text([], [])
 
 
 @dataclass
 class SlackMessage:
-    """What chat.postMessage / response_url receives: `text` (fallback) and `blocks`."""
+    """What chat.postMessage / response_url receives: `text` (fallback, mrkdwn-escaped) and `blocks`."""
     text: str
     blocks: list[dict] = field(default_factory=list)
 
@@ -54,6 +70,26 @@ class SlackMessage:
         if self.blocks:
             out["blocks"] = self.blocks
         return out
+
+    def plain(self) -> str:
+        """What a reader sees, as plain text (logs, the load script, tests)."""
+        return _plain(self.blocks) if self.blocks else unescape(self.text)
+
+
+def _plain(x) -> str:
+    if isinstance(x, list):
+        return "".join(_plain(v) for v in x)
+    t = x.get("type") if isinstance(x, dict) else None
+    if t == "mrkdwn":
+        return unescape(x.get("text", ""))
+    if t in ("text", "link", "plain_text"):
+        return x.get("text") or x.get("url", "")
+    if t == "user":
+        return "@" + x.get("user_id", "")
+    if t in ("rich_text", "rich_text_section", "rich_text_quote", "section", "context"):
+        inner = _plain(x.get("elements") or []) + (_plain(x["text"]) if isinstance(x.get("text"), dict) else "")
+        return inner if inner.endswith("\n") else inner + "\n"
+    return ""
 
 
 # --- escaping and clipping ----------------------------------------------------------------------
@@ -79,6 +115,10 @@ def _url(url: str) -> str:
     return url.strip().replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
 
 
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _mrkdwn(text: str) -> dict:
     # verbatim: Slack does not auto-link channel names, URLs or @words in this text.
     return {"type": "mrkdwn", "text": text, "verbatim": True}
@@ -88,8 +128,28 @@ def _section(text: str) -> dict:
     return {"type": "section", "text": _mrkdwn(clip(text, MAX_SECTION_CHARS))}
 
 
-def _context(texts: list[str]) -> dict:
-    return {"type": "context", "elements": [_mrkdwn(clip(t, MAX_SECTION_CHARS)) for t in texts]}
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [_mrkdwn(clip(text, MAX_SECTION_CHARS))]}
+
+
+def _text(text: str, **style) -> dict:
+    el: dict = {"type": "text", "text": text}
+    if style:
+        el["style"] = style
+    return el
+
+
+def _rich(*sections: dict) -> dict:
+    return {"type": "rich_text", "elements": list(sections)}
+
+
+def _chars(block: dict) -> int:
+    return sum(len(e.get("text", "")) for s in block.get("elements", []) for e in s.get("elements", []))
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_QUOTE_CHARS else text[: MAX_QUOTE_CHARS - 1].rstrip() + "\u2026"
 
 
 # --- Slack text → the question the engine sees -----------------------------------------------------
@@ -101,8 +161,16 @@ def slack_to_plain(text: str, bot_user_id: str | None = None) -> str:
     """The question as the person typed it: no bot mention, Slack markup turned back into words.
 
     Incoming message text is itself escaped by Slack (`&amp;`, `&lt;`, `&gt;`) and carries
-    mentions and links as `<@U123>`, `<#C123|desk>`, `<https://x|label>`, `<!here>`.
+    mentions and links as `<@U123>`, `<#C123|desk>`, `<https://x|label>`, `<!here>`. The
+    punctuation after a leading bot mention ("@khabar: who...") goes with it; an emoji
+    (":+1: ok") stays.
     """
+    text = text.strip()
+    if bot_user_id:
+        lead = re.match(rf"<@{re.escape(bot_user_id)}(?:\|[^<>]*)?>[\s:,;\-]*", text)
+        if lead:
+            text = text[lead.end():]
+
     def repl(m: re.Match) -> str:
         target, label = m.group(1), m.group(2)
         if target.startswith("@"):
@@ -117,10 +185,7 @@ def slack_to_plain(text: str, bot_user_id: str | None = None) -> str:
             return label or ("@" + name if name in ("here", "channel", "everyone") else name)
         return label or target
 
-    text = _SLACK_LINK.sub(repl, text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = " ".join(text.split())
-    return text.lstrip(":,;- ").strip()
+    return " ".join(unescape(_SLACK_LINK.sub(repl, text)).split())
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -129,32 +194,83 @@ def _date(c: Citation) -> str:
     return c.date or "undated"
 
 
-def source_line(n: int, c: Citation) -> str:
-    title = escape(c.title or c.doc_id)
-    title = f"<{_url(c.url)}|{title}>" if c.url else f"*{title}*"
-    parts = [title, escape(_date(c)), escape(LANG_NAMES.get(c.lang, c.lang)), f"sentence {c.sentence}",
-             f"`{escape(c.doc_id)}`"]
-    return f"*[{n}]* " + " \u00b7 ".join(parts)
+def source_section(n: int, c: Citation, last: bool = False) -> dict:
+    """`[n] Title · date · Hindi · sentence 4 · doc_id` as one rich_text_section."""
+    title = (c.title or c.doc_id)[:300]
+    url = (c.url or "").strip()
+    head = ({"type": "link", "url": url, "text": title} if url.startswith(("http://", "https://"))
+            else _text(title, bold=True))
+    meta = f" \u00b7 {_date(c)} \u00b7 {LANG_NAMES.get(c.lang, c.lang)} \u00b7 sentence {c.sentence} \u00b7 "
+    return {"type": "rich_text_section", "elements": [
+        _text(f"[{n}] ", bold=True), head, _text(meta), _text(c.doc_id[:200], code=True),
+        *([] if last else [_text("\n")])]}
 
 
-def _quote(text: str, n: int, also: bool = False) -> str:
-    prefix = "_also in:_ " if also else ""
-    return f">{prefix}\u201c{escape(' '.join(text.split()))}\u201d *[{n}]*"
+def _quote(text: str, n: int, also: bool) -> dict:
+    return {"type": "rich_text_quote", "elements": [
+        *([_text("also in: ", italic=True)] if also else []),
+        _text(f"\u201c{_sentence(text)}\u201d"), _text(f" [{n}]", bold=True)]}
 
 
-def _numbered(result: AnswerResult) -> list[tuple[Answer, list[tuple[int, str, Citation, bool]]]]:
-    """Each answer with its (number, sentence, citation, is_also_in) entries, numbered in reading order."""
-    n = 0
-    out = []
+@dataclass
+class _Unit:
+    """One answer, whole: its quotes (the answer and its also-in) and their sources."""
+    entries: list[tuple[int, str, Citation, bool]]
+
+    @property
+    def size(self) -> int:
+        return sum(len(_sentence(t)) + 120 + len(c.title or c.doc_id) for _, t, c, _ in self.entries)
+
+    def quote_blocks(self) -> list[dict]:
+        blocks, current = [], []
+        for n, t, _, also in self.entries:
+            q = _quote(t, n, also)
+            if current and _chars(_rich(*current, q)) > MAX_RICH_TEXT_CHARS:
+                blocks.append(_rich(*current))
+                current = []
+            current.append(q)
+        return blocks + [_rich(*current)]
+
+    def fallback(self) -> list[str]:
+        return [f"[{n}] \u201c{_sentence(t)}\u201d \u2014 {c.title or c.doc_id} ({_date(c)})"
+                for n, t, c, _ in self.entries]
+
+
+def _units(result: AnswerResult) -> list[_Unit]:
+    n, out = 0, []
     for a in result.answers:
-        entries = []
+        entries = [(n + 1, a.text, a.citation, False)]
         n += 1
-        entries.append((n, a.text, a.citation, False))
         for text, c in a.also_in:
             n += 1
             entries.append((n, text, c, True))
-        out.append((a, entries))
+        out.append(_Unit(entries))
     return out
+
+
+def _source_blocks(units: list[_Unit]) -> list[dict]:
+    entries = [e for u in units for e in u.entries]
+    blocks, current = [], []
+    for i, (n, _, c, _) in enumerate(entries):
+        s = source_section(n, c, last=i == len(entries) - 1)
+        if current and _chars(_rich(*current, s)) > MAX_RICH_TEXT_CHARS:
+            blocks.append(_rich(*current))
+            current = []
+        current.append(s)
+    return blocks + ([_rich(*current)] if current else [])
+
+
+def _pack(units: list[_Unit], max_chars: int, room: int) -> list[list[_Unit]]:
+    """Whole answers into messages of at most `max_chars` (roughly) and `room` blocks."""
+    parts: list[list[_Unit]] = [[]]
+    for u in units:
+        trial = parts[-1] + [u]
+        blocks = sum(len(x.quote_blocks()) for x in trial) + 1 + len(_source_blocks(trial))
+        if parts[-1] and (sum(x.size for x in trial) > max_chars or blocks > room):
+            parts.append([u])
+        else:
+            parts[-1] = trial
+    return parts
 
 
 def feedback_value(result: AnswerResult, question: str) -> str:
@@ -196,70 +312,47 @@ def share_button(value: str) -> dict:
             "text": {"type": "plain_text", "text": "Share with channel", "emoji": True}}
 
 
-def answer_message(result: AnswerResult, question: str | None = None, *, asked_by: str | None = None,
-                   feedback: bool = True, share_value: str | None = None,
-                   max_blocks: int = MAX_BLOCKS) -> SlackMessage:
-    """The Slack message for one engine result.
+def answer_messages(result: AnswerResult, question: str | None = None, *, asked_by: str | None = None,
+                    feedback: bool = True, share_value: str | None = None, max_chars: int = 2800,
+                    max_blocks: int = MAX_BLOCKS) -> list[SlackMessage]:
+    """The Slack messages for one engine result (usually one).
 
     `question` is shown above the answer (for /khabar and shared answers, where the question
     is not visible just above); `asked_by` is a Slack user id credited in that line.
     """
-    question_text = question if question is not None else result.question
-    blocks: list[dict] = []
     head: list[dict] = []
     if question is not None:
-        who = f"<@{escape(asked_by)}> asked: " if asked_by else "Question: "
-        head.append(_context([who + "\u201c" + escape(question) + "\u201d"]))
-
+        who = ([{"type": "user", "user_id": asked_by}, _text(" asked: ")] if asked_by and _SLACK_ID.match(asked_by)
+               else [_text("Question: ")])
+        head.append(_rich({"type": "rich_text_section", "elements": [
+            *who, _text(f"\u201c{_sentence(question)}\u201d", italic=True)]}))
     tail: list[dict] = []
     if feedback or share_value:
-        elements = feedback_buttons(feedback_value(result, question_text)) if feedback else []
+        elements = feedback_buttons(feedback_value(result, question if question is not None else result.question)) \
+            if feedback else []
         if share_value:
             elements.append(share_button(share_value))
         tail.append({"type": "actions", "block_id": "khabar_actions", "elements": elements})
 
     if result.abstained or not result.answers:
-        blocks = head + [_section(escape(ABSTAIN_TEXT))] + tail
-        return SlackMessage(text=ABSTAIN_TEXT, blocks=blocks[:max_blocks])
+        return [SlackMessage(text=escape(ABSTAIN_TEXT), blocks=head + [_section(escape(ABSTAIN_TEXT))] + tail)]
 
-    numbered = _numbered(result)
-    answer_blocks = []
-    sources: list[str] = []
-    fallback: list[str] = []
-    for a, entries in numbered:
-        answer_blocks.append(_section("\n".join(_quote(t, n, also) for n, t, _, also in entries)))
-        for n, t, c, also in entries:
-            sources.append(source_line(n, c))
-            fallback.append(f"[{n}] \u201c{' '.join(t.split())}\u201d \u2014 {c.title} ({_date(c)})")
-    source_blocks = [_context(sources[i:i + MAX_CONTEXT_ELEMENTS])
-                     for i in range(0, len(sources), MAX_CONTEXT_ELEMENTS)]
-
-    room = max_blocks - len(head) - len(tail) - 1  # 1: the divider
-    if len(answer_blocks) + len(source_blocks) > room:
-        # Too many for one message: keep the best answers whole and say how many were left out.
-        def n_sources(k: int) -> int:
-            return sum(len(e) for _, e in numbered[:k])
-
-        keep = len(answer_blocks)
-        while keep > 1 and keep + -(-n_sources(keep) // MAX_CONTEXT_ELEMENTS) + 1 > room:
-            keep -= 1
-        left_out = len(answer_blocks) - keep
-        answer_blocks = answer_blocks[:keep]
-        sources = sources[:n_sources(keep)]
-        fallback = fallback[:n_sources(keep)]
-        source_blocks = [_context(sources[i:i + MAX_CONTEXT_ELEMENTS])
-                         for i in range(0, len(sources), MAX_CONTEXT_ELEMENTS)][: max(0, room - keep - 1)]
-        source_blocks.append(_context([f"_{left_out} more answer(s) not shown._" if left_out else
-                                       "_More sources not shown._"]))
-
-    blocks = head + answer_blocks + [{"type": "divider"}] + source_blocks + tail
-    text = escape("\n".join(fallback))
-    return SlackMessage(text=clip(text, MAX_FALLBACK_CHARS), blocks=blocks[:max_blocks])
+    parts = _pack(_units(result), max_chars, max_blocks - len(head) - len(tail) - 1)
+    messages = []
+    for i, units in enumerate(parts):
+        blocks = head if i == 0 else [_context(f"_(continued, {i + 1}/{len(parts)})_")]
+        blocks = blocks + [b for u in units for b in u.quote_blocks()] + [{"type": "divider"}] + _source_blocks(units)
+        if i == len(parts) - 1:
+            blocks += tail
+        text = escape("\n".join(line for u in units for line in u.fallback()))
+        messages.append(SlackMessage(text=clip(text, MAX_FALLBACK_CHARS), blocks=blocks[:max_blocks]))
+    return messages
 
 
-def notice_message(text: str) -> SlackMessage:
-    """A short plain notice (refusal, apology, help): escaped, one section."""
-    return SlackMessage(text=escape(text), blocks=[_section(escape(text))])
+def notice_message(text: str, mrkdwn: bool = False) -> SlackMessage:
+    """A short notice (refusal, apology, help) in one section; escaped unless it is our own mrkdwn."""
+    body = text if mrkdwn else escape(text)
+    return SlackMessage(text=body, blocks=[_section(body)])
 
 
 def apology_message() -> SlackMessage:

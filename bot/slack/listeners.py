@@ -90,7 +90,7 @@ def _take_question(khabar, body: dict, event: dict, bot_user_id: str | None, sou
             return
         kind, payload["messages"], payload["ephemeral_user"] = "notice", [khabar.notice(khabar.policy.refusal(dm))], user
     elif is_help_request(text) or is_greeting(text) or (source == "mention" and not text.strip()):
-        kind, payload["messages"] = "notice", [khabar.notice(khabar.help_text)]  # never an archive quote
+        kind, payload["messages"] = "notice", [khabar.help]  # never an archive quote
     else:
         kind, payload["text"] = "question", text
     job = Job(id=f"msg:{channel}:{ts}", kind=kind, cid=cid, payload=payload)
