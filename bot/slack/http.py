@@ -1,7 +1,7 @@
 """HTTP mode: bolt's WSGI adapter on waitress, behind a gate that refuses bad requests cheaply.
 
 The gate runs before anything parses the body:
-- a body over `max_body_bytes` gets 413 without being read (waitress also caps it);
+- a body over `max_body_bytes` gets 413 (past twice that, waitress refuses it unread);
 - a request that is not signed with the signing secret, whose timestamp is malformed or more
   than five minutes off, or whose signature is malformed, gets 401;
 - a signed body that is not UTF-8 gets 400;
@@ -89,8 +89,11 @@ class SlackHTTPServer:
 
     def __init__(self, app: App, settings: SlackSettings, port: int = 3000, host: str | None = None):
         self.host = host or settings.http_host
+        # waitress refuses a body past twice the limit from its headers and closes the connection;
+        # one a little over the limit it reads in full, so the gate's 413 reaches the sender intact
+        # (closing on unread bytes resets the connection and the sender sees no answer at all).
         self.server = create_server(SlackGate(app, settings), host=self.host, port=port, threads=8,
-                                    max_request_body_size=settings.max_body_bytes,
+                                    max_request_body_size=2 * settings.max_body_bytes + 65536,
                                     channel_timeout=max(1, int(settings.read_timeout_seconds)),
                                     connection_limit=200, clear_untrusted_proxy_headers=True, ident="khabar")
         self._thread: threading.Thread | None = None

@@ -101,19 +101,31 @@ def _take_question(khabar, body: dict, event: dict, bot_user_id: str | None, sou
         log.info("dropped a duplicate delivery of %s (event %s)", job.id, body.get("event_id"))
 
 
+def _answer_cid(khabar, channel: str, ts: str) -> str | None:
+    """The conversation of Khabar's reply to a question: answered, or still being posted (its
+    edit or delete then queues behind it). None if Khabar has no reply to it."""
+    reply = khabar.store.reply_to(channel, ts)
+    if reply is not None:
+        return reply["cid"]
+    question = khabar.store.job(f"msg:{channel}:{ts}")
+    if question is not None and question.kind == "question" and question.status in ("new", "answered"):
+        return question.cid
+    return None
+
+
 def on_message_changed(body, event, context):
     khabar, new = context["khabar"], event.get("message") or {}
     channel, ts = event.get("channel"), new.get("ts")
     if not channel or not ts or filters.is_from_bot(new, context.bot_user_id):
         return
-    reply = khabar.store.reply_to(channel, ts)
-    if reply is None:
+    cid = _answer_cid(khabar, channel, ts)
+    if cid is None:
         return  # not a question Khabar answered
     text = slack_to_plain(new.get("text") or "", context.bot_user_id)
     if text == slack_to_plain((event.get("previous_message") or {}).get("text") or "", context.bot_user_id):
         return  # an unfurl or a reaction, not a new wording
     job = Job(id=f"edit:{channel}:{ts}:{event.get('event_ts') or body.get('event_id')}", kind="edit",
-              cid=reply["cid"], payload={"channel": channel, "question_ts": ts, "text": text})
+              cid=cid, payload={"channel": channel, "question_ts": ts, "text": text})
     khabar.inbox.accept(job, ["event:" + body["event_id"]] if body.get("event_id") else [])
 
 
@@ -124,9 +136,9 @@ def on_message_deleted(body, event, context):
         return
     if khabar.store.cancel_pending(f"msg:{channel}:{ts}"):
         log.info("question %s:%s deleted before it was answered; dropped", channel, ts)
-    reply = khabar.store.reply_to(channel, ts)
-    if reply is not None:
-        job = Job(id=f"delete:{channel}:{ts}", kind="delete", cid=reply["cid"],
+    cid = _answer_cid(khabar, channel, ts)
+    if cid is not None:
+        job = Job(id=f"delete:{channel}:{ts}", kind="delete", cid=cid,
                   payload={"channel": channel, "question_ts": ts})
         khabar.inbox.accept(job, ["event:" + body["event_id"]] if body.get("event_id") else [])
 
