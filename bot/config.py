@@ -103,9 +103,9 @@ class SlackSettings:
     retry_max_seconds: float = 60.0
     #: At start, auth.test is retried this long while Slack answers 5xx or times out.
     startup_retry_seconds: float = 60.0
-    #: Characters of quoted text in one Slack message; more answers go in a second message
-    #: (a quote is never cut).
-    max_message_chars: int = 2800
+    #: Characters of quoted text in one Slack message (Slack advises under 4,000); more answers go
+    #: in a second message (a quote is never cut).
+    max_message_chars: int = 3900
 
 
 @dataclass

@@ -87,6 +87,7 @@ class Bot:
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    self.healthy_after = time.monotonic() - self.started
                     return
             except OSError:
                 pass
@@ -174,11 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = recovered_at - start
         live = [m for m in slack.messages() if m.get("thread_ts") in ts_set]
         per_thread = Counter(m["thread_ts"] for m in live)
+        # An answer may span messages (parts); each part must be in Slack exactly once.
+        per_part = Counter((m["thread_ts"], ((m.get("metadata") or {}).get("event_payload") or {}).get("part"))
+                           for m in live)
         first = {}
         for c in slack.of("chat.postMessage", where=lambda c: c.body.get("thread_ts") in ts_set):
             first.setdefault(c.body["thread_ts"], c.at)
         tta = [first[ts] - sent[ts] for ts in first]
-        duplicates = sum(n - 1 for n in per_thread.values())
+        duplicates = sum(n - 1 for n in per_part.values())
+        multi = sum(1 for n in per_thread.values() if n > 1)
         apologies = sum(1 for m in live if (m.get("text") or "").startswith("Sorry"))
         lost = len(ts_set) - len(per_thread)
         injected = dict(getattr(slack, "injected", {}))
@@ -188,10 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ack latency: p50 {pct(acks, .5) * 1000:.0f} ms, p95 {pct(acks, .95) * 1000:.0f} ms, "
           f"max {max(acks) * 1000:.0f} ms")
     print(f"time to answer: p50 {pct(tta, .5):.2f} s, p95 {pct(tta, .95):.2f} s, max {max(tta, default=0):.2f} s; "
-          f"throughput {len(per_thread) / elapsed:.1f} answers/s over {elapsed:.1f}s")
+          f"throughput {len(per_thread) / elapsed:.1f} answers/s over {elapsed:.1f}s; "
+          f"{multi} answers took two or more messages")
     if restart is not None:
         print(f"restart: killed after {kill_at} acks; every acked question answered "
-              f"{recovered_at - restart:.1f} s after the new process started (model load included)")
+              f"{recovered_at - restart:.1f} s after the new process started (healthy after "
+              f"{bot.healthy_after:.1f} s: model and index load)")
     ok = lost == 0 and duplicates == 0 and apologies == 0 and set(statuses) == {200} and status == 0
     print(f"{'OK' if ok else 'FAIL'}: {args.events} events -> {len(per_thread)} answered, {duplicates} duplicated, "
           f"{lost} lost, {apologies} apologies; bot exit status {status}; logs in {work}")

@@ -313,7 +313,7 @@ def share_button(value: str) -> dict:
 
 
 def answer_messages(result: AnswerResult, question: str | None = None, *, asked_by: str | None = None,
-                    feedback: bool = True, share_value: str | None = None, max_chars: int = 2800,
+                    feedback: bool = True, share_value: str | None = None, max_chars: int = 3900,
                     max_blocks: int = MAX_BLOCKS) -> list[SlackMessage]:
     """The Slack messages for one engine result (usually one).
 
