@@ -30,7 +30,7 @@ class FeedbackError(ValueError):
 
 
 def parse_value(value: str) -> dict:
-    """The button value written by `bot.slack.format.feedback_value`, as a feedback record's body.
+    """The button value written by `bot.slack.actions.feedback_value`, as a feedback record's body.
 
     Raises FeedbackError for anything that button did not write, so no junk line is recorded.
     """
@@ -113,7 +113,7 @@ class FeedbackLog:
 
     def record_button(self, *, vote: str, value: str, user: str | None, channel: str | None = None,
                       message_ts: str | None = None) -> dict:
-        """Record a vote from a 👍/👎 button whose value `bot.slack.format.feedback_value` wrote."""
+        """Record a vote from a 👍/👎 button whose value `bot.slack.actions.feedback_value` wrote."""
         return self.record(vote=vote, user=user, channel=channel, message_ts=message_ts, **parse_value(value))
 
 

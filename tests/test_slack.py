@@ -124,7 +124,7 @@ def posted(slack: SlackAPIServer, **where) -> list[dict]:
 # --- pure helpers (no model) ------------------------------------------------------------------------
 
 def test_escape_clip_and_slack_markup():
-    from bot.slack.format import clip, escape, slack_to_plain
+    from bot.slack.mrkdwn import clip, escape, slack_to_plain
 
     assert escape("<!channel> & <@U123>") == "&lt;!channel&gt; &amp; &lt;@U123&gt;"
     clipped = clip(escape("&" * 5000), 3000)
@@ -163,7 +163,7 @@ THREAD_CHAT = ["lol", "Good catch", "haan theek hai", ":pray:", "great, thanks a
 
 def test_thread_chat_is_not_addressed_to_the_bot():
     from bot.slack.filters import thread_reply_for_bot
-    from bot.slack.format import slack_to_plain
+    from bot.slack.mrkdwn import slack_to_plain
 
     for text in THREAD_CHAT:
         assert not thread_reply_for_bot(text, slack_to_plain(text, BOT_USER_ID), BOT_USER_ID), text
@@ -190,7 +190,8 @@ def test_policy_governs_channels_and_dms():
 
 @pytest.mark.slow
 def test_answer_messages_cite_and_respect_limits(engine):
-    from bot.slack.format import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, answer_messages
+    from bot.slack.actions import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP
+    from bot.slack.format import answer_messages
     from tests.slack_server import block_kit_problem
 
     result = engine.ask(TWITTER_Q)

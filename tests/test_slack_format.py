@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from bot.answer import Answer, AnswerResult, Citation
-from bot.slack.format import (ACTION_FEEDBACK_UP, ACTION_SHARE, HELP_TEXT, answer_messages, feedback_value,
-                              help_text, notice_message, slack_to_plain)
+from bot.slack.actions import ACTION_FEEDBACK_UP, ACTION_SHARE, feedback_value
+from bot.slack.format import HELP_TEXT, answer_messages, help_text, notice_message
+from bot.slack.mrkdwn import slack_to_plain
 from tests.slack_server import BOT_USER_ID, all_text, block_kit_problem, buttons
 
 

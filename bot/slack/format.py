@@ -18,25 +18,22 @@ answers each, numbered on; the buttons come with the last.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
 from bot.answer import AnswerResult, Citation
 from bot.format import ABSTAIN_TEXT, LANG_NAMES
+from bot.slack.actions import feedback_buttons, feedback_value, share_button
+from bot.slack.mrkdwn import clip, escape, unescape
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 MAX_RICH_TEXT_CHARS = 3800  # Slack's limit is 4000 characters of text a rich_text block
 MAX_QUOTE_CHARS = 2000
-MAX_BUTTON_VALUE = 2000
 #: The top-level `text` is what notifications and screen readers show; Slack allows 40k,
 #: a notification needs far less.
 MAX_FALLBACK_CHARS = 3000
 
-ACTION_FEEDBACK_UP = "khabar_feedback_up"
-ACTION_FEEDBACK_DOWN = "khabar_feedback_down"
-ACTION_SHARE = "khabar_share"
 
 APOLOGY_TEXT = ("Sorry, something went wrong while I was answering this. "
                 "The error has been logged; please try again in a minute.")
@@ -92,33 +89,6 @@ def _plain(x) -> str:
     return ""
 
 
-# --- escaping and clipping ----------------------------------------------------------------------
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn parses as control sequences."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """Shorten escaped text to at most `limit` characters, ending with … and never cutting an entity."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]  # do not leave half of "&amp;" behind
-    return cut.rstrip() + "\u2026"
-
-
-def _url(url: str) -> str:
-    # Inside <url|label>, '|' and '>' end the URL; '&' must be escaped like everywhere else.
-    return url.strip().replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
-
-
-def unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def _mrkdwn(text: str) -> dict:
     # verbatim: Slack does not auto-link channel names, URLs or @words in this text.
     return {"type": "mrkdwn", "text": text, "verbatim": True}
@@ -150,42 +120,6 @@ def _chars(block: dict) -> int:
 def _sentence(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_QUOTE_CHARS else text[: MAX_QUOTE_CHARS - 1].rstrip() + "\u2026"
-
-
-# --- Slack text → the question the engine sees -----------------------------------------------------
-
-_SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
-
-
-def slack_to_plain(text: str, bot_user_id: str | None = None) -> str:
-    """The question as the person typed it: no bot mention, Slack markup turned back into words.
-
-    Incoming message text is itself escaped by Slack (`&amp;`, `&lt;`, `&gt;`) and carries
-    mentions and links as `<@U123>`, `<#C123|desk>`, `<https://x|label>`, `<!here>`. The
-    punctuation after a leading bot mention ("@khabar: who...") goes with it; an emoji
-    (":+1: ok") stays.
-    """
-    text = text.strip()
-    if bot_user_id:
-        lead = re.match(rf"<@{re.escape(bot_user_id)}(?:\|[^<>]*)?>[\s:,;\-]*", text)
-        if lead:
-            text = text[lead.end():]
-
-    def repl(m: re.Match) -> str:
-        target, label = m.group(1), m.group(2)
-        if target.startswith("@"):
-            uid = target[1:]
-            if bot_user_id and uid == bot_user_id:
-                return " "
-            return "@" + (label or uid)
-        if target.startswith("#"):
-            return "#" + (label or target[1:])
-        if target.startswith("!"):
-            name = target[1:].split("^", 1)[0]
-            return label or ("@" + name if name in ("here", "channel", "everyone") else name)
-        return label or target
-
-    return " ".join(unescape(_SLACK_LINK.sub(repl, text)).split())
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -271,45 +205,6 @@ def _pack(units: list[_Unit], max_chars: int, room: int) -> list[list[_Unit]]:
         else:
             parts[-1] = trial
     return parts
-
-
-def feedback_value(result: AnswerResult, question: str) -> str:
-    """Button value carrying what the feedback log needs: the question and the cited sentences."""
-    answers = [[a.citation.doc_id, a.citation.sentence, [[c.doc_id, c.sentence] for _, c in a.also_in]]
-               for a in result.answers]
-    q = question
-    while True:
-        value = json.dumps({"v": 1, "q": q, "ab": bool(result.abstained), "a": answers},
-                           ensure_ascii=False, separators=(",", ":"))
-        if len(value) <= MAX_BUTTON_VALUE:
-            return value
-        excess = len(value) - MAX_BUTTON_VALUE
-        if len(q) > 101:  # shorten the question first, but keep its first 100 characters
-            q = q[: max(100, len(q) - excess - 1)] + "\u2026"
-        elif any(a[2] for a in answers):
-            answers = [[d, s, []] for d, s, _ in answers]
-        elif len(answers) > 1:
-            answers = answers[: max(1, len(answers) - 1 - excess // 40)]
-        else:
-            q = q[:50]
-            answers = [[str(answers[0][0])[:200], answers[0][1], []]] if answers else []
-            value = json.dumps({"v": 1, "q": q, "ab": bool(result.abstained), "a": answers},
-                               ensure_ascii=False, separators=(",", ":"))
-            return value[:MAX_BUTTON_VALUE]
-
-
-def feedback_buttons(value: str) -> list[dict]:
-    return [
-        {"type": "button", "action_id": ACTION_FEEDBACK_UP, "value": value,
-         "text": {"type": "plain_text", "text": "\U0001F44D Helpful", "emoji": True}},
-        {"type": "button", "action_id": ACTION_FEEDBACK_DOWN, "value": value,
-         "text": {"type": "plain_text", "text": "\U0001F44E Not helpful", "emoji": True}},
-    ]
-
-
-def share_button(value: str) -> dict:
-    return {"type": "button", "action_id": ACTION_SHARE, "value": value[:MAX_BUTTON_VALUE], "style": "primary",
-            "text": {"type": "plain_text", "text": "Share with channel", "emoji": True}}
 
 
 def answer_messages(result: AnswerResult, question: str | None = None, *, asked_by: str | None = None,

@@ -16,7 +16,8 @@ from slack_bolt.response import BoltResponse
 
 from bot.feedback import FeedbackError
 from bot.slack import filters
-from bot.slack.format import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE, slack_to_plain
+from bot.slack.actions import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE
+from bot.slack.mrkdwn import slack_to_plain
 from bot.state import Job
 from bot.understand import is_greeting, is_help_request
 
