@@ -1,4 +1,4 @@
-"""`khabar` / `python -m bot`: ask, repl, slack, build.
+"""`khabar` / `python -m bot`: ask, repl, slack, doctor, build.
 
 Every failure a user can cause (no index, wrong model, a bad question, bad bytes on stdin)
 ends in one line saying what was wrong and what to do, never a traceback.
@@ -122,6 +122,16 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     return run_slack(settings, index=args.index, http_port=args.http)
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import diagnose
+
+    checks = diagnose(settings, args.index)
+    hold_sigint(False)
+    for check in checks:
+        print(check.line(), flush=True)
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     hold_sigint(False)
     from index.build import build_index
@@ -156,6 +166,10 @@ def parser() -> argparse.ArgumentParser:
     slack.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
     slack.add_argument("--http", type=int, metavar="PORT", help="serve Slack's Events API over HTTP on PORT")
     slack.set_defaults(func=cmd_slack)
+
+    doctor = sub.add_parser("doctor", help="check the model, the index, the state file and Slack; one line each")
+    doctor.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
+    doctor.set_defaults(func=cmd_doctor)
 
     build = sub.add_parser("build", help="build an index (same as scripts/build_index.py)")
     build.add_argument("--corpus", action="append", required=True, help="article folder (repeatable)")

@@ -207,7 +207,8 @@ def same_model(recorded_id: str, model_id: str) -> bool:
     return recorded_id.rpartition("@")[2] == model_id.rpartition("@")[2]
 
 
-def _check_model(path: Path, manifest: dict, expect_model_id: str) -> None:
+def check_model(path: Path, manifest: dict, expect_model_id: str) -> None:
+    """Raise IndexLoadError, saying what to do, unless the index was built with `expect_model_id`."""
     model = manifest.get("model") or {}
     if model.get("id_scheme") != MODEL_ID_SCHEME:
         raise IndexLoadError(_old_scheme_message(path, model))
@@ -260,7 +261,7 @@ def load_index(path: Path, expect_model_id: str | None = None) -> Index:
     path = Path(path)
     manifest = read_manifest(path)
     if expect_model_id is not None:
-        _check_model(path, manifest, expect_model_id)
+        check_model(path, manifest, expect_model_id)
     missing = [name for name in FILES.values() if not (path / name).exists()]
     if missing:
         raise IndexLoadError(f"index {path} is incomplete: missing {', '.join(missing)}. Rebuild it.")

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -322,6 +323,19 @@ def test_bad_requests_get_401_413_without_a_traceback(khabar, caplog):
     khabar.idle(10)
     assert khabar.slack.of("chat.postMessage") == []
     assert "Traceback" not in caplog.text
+
+
+def test_readyz_names_what_keeps_the_bot_from_answering(khabar):
+    base = khabar.url.rsplit("/slack/events", 1)[0]
+    with urllib.request.urlopen(base + "/readyz", timeout=5) as r:
+        assert r.status == 200 and r.read() == b"ready"
+    khabar.bot.store.close()  # the state file goes away under the running bot
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "/readyz", timeout=5)
+        assert err.value.code == 503 and b"FAIL state:" in err.value.read()
+    finally:
+        khabar.bot.store.open()
 
 
 @pytest.mark.slow

@@ -80,6 +80,21 @@ class KhabarBot:
     def notice(text: str) -> dict:
         return notice_message(text).kwargs()
 
+    def problems(self) -> list[str]:
+        """What keeps this bot from answering now, one line each (`GET /readyz`): the served
+        index (manifest, model) and the state file. Cheap: a JSON read and one SQL query."""
+        from bot.doctor import check_index
+
+        found = []
+        index = check_index(self.engine.index_dir, self.runtime.embedder.model_id)
+        if not index.ok:
+            found.append(index.line())
+        try:
+            self.store.counts()
+        except Exception as exc:  # noqa: BLE001 - any failure of the state file is the answer
+            found.append(f"FAIL state: {self.settings.state_file()}: {type(exc).__name__}: {exc}")
+        return found
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every accepted job is finished (tests, the load script)."""
         return self.inbox.wait_idle(timeout)

@@ -5,8 +5,10 @@ The gate runs before anything parses the body:
 - a request that is not signed with the signing secret, whose timestamp is malformed or more
   than five minutes off, or whose signature is malformed, gets 401;
 - a signed body that is not UTF-8 gets 400;
-each logged as one line, never a traceback. `GET /healthz` answers "ok". waitress gives read
-timeouts (`read_timeout_seconds` of silence closes a connection) and a bounded thread pool.
+each logged as one line, never a traceback. `GET /healthz` answers "ok" (the process is up);
+`GET /readyz` "ready", or 503 with one line per problem (the served index, the state file).
+waitress gives read timeouts (`read_timeout_seconds` of silence closes a connection) and a
+bounded thread pool.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class SlackGate:
 
     def __init__(self, app: App, settings: SlackSettings, path: str = EVENTS_PATH):
         self.bolt = SlackRequestHandler(app, path=path)
+        self.app = app
         self.verifier = SignatureVerifier(settings.signing_secret)
         self.max_body = settings.max_body_bytes
         self.path = path
@@ -46,6 +49,12 @@ class SlackGate:
         peer = environ.get("REMOTE_ADDR", "?")
         if method == "GET" and path in ("/healthz", "/"):
             return _reply(start_response, "200 OK", "ok")
+        if method == "GET" and path == "/readyz":
+            khabar = getattr(self.app, "khabar", None)
+            problems = khabar.problems() if khabar is not None else ["FAIL bot: not started"]
+            if problems:
+                return _reply(start_response, "503 Service Unavailable", "\n".join(problems) + "\n")
+            return _reply(start_response, "200 OK", "ready")
         if method != "POST" or path != self.path:
             return _reply(start_response, "404 Not Found", "not found")
         try:

@@ -1,0 +1,123 @@
+"""`khabar doctor`: is this machine ready to answer? One line per check, and what to do.
+
+Checks, in order: the model loads offline (and its id); the index folder is a finished
+index built with that model (counts, age); the state file opens and passes SQLite's
+quick_check; Slack takes the bot token (`auth.test`, once: no retrying here). A check that
+cannot run because an earlier one failed says so. Nothing is built, converted into a new
+place, or written, except the model conversion `khabar` does on first use anyway.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bot.config import Settings
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+
+
+def check_model(settings: Settings):
+    """(Check, the loaded embedder or None)."""
+    from index.embed import Embedder, ModelNotFound
+    from index.model_convert import ModelError
+
+    try:
+        embedder = Embedder(settings.index)
+    except (ModelNotFound, ModelError) as exc:
+        return Check("model", False, str(exc)), None
+    return Check("model", True, f"{embedder.model_id} loads offline ({embedder.dim} dimensions)"), embedder
+
+
+def check_index(index_dir: Path, model_id: str | None) -> Check:
+    from index.store import IndexLoadError, check_model as check_index_model, read_manifest
+
+    try:
+        manifest = read_manifest(index_dir)
+        if model_id is not None:
+            check_index_model(index_dir, manifest, model_id)
+    except IndexLoadError as exc:
+        return Check("index", False, str(exc))
+    counts = manifest.get("counts") or {}
+    age = ""
+    try:
+        built = datetime.fromisoformat(manifest["built_at"])
+        hours = (datetime.now(timezone.utc) - built).total_seconds() / 3600
+        age = f", built {hours:.1f} h ago" if hours < 48 else f", built {hours / 24:.0f} days ago"
+    except (KeyError, TypeError, ValueError):
+        pass
+    unchecked = "" if model_id is not None else " (its model not checked: the model did not load)"
+    return Check("index", model_id is not None,
+                 f"{index_dir}: {counts.get('documents', '?')} articles, {counts.get('passages', '?')} passages"
+                 f"{age}{unchecked}")
+
+
+def check_state(path: Path) -> Check:
+    if not path.exists():
+        parent = path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not os.access(parent, os.W_OK):
+            return Check("state", False, f"{path} does not exist and {parent} is not writable; set "
+                                         f"KHABAR_SLACK_STATE_FILE to a writable place")
+        return Check("state", True, f"{path} does not exist yet; `khabar slack` creates it")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            result = db.execute("PRAGMA quick_check").fetchone()[0]
+            jobs = dict(db.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall())
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return Check("state", False, f"{path} cannot be read as Khabar's state ({exc}); move it aside and "
+                                     f"restore a backup (`sqlite3 FILE .backup COPY` makes one)")
+    if result != "ok":
+        return Check("state", False, f"{path} is damaged ({result}); stop the bot, restore a backup")
+    waiting = jobs.get("new", 0) + jobs.get("answered", 0)
+    return Check("state", True, f"{path}: {waiting} question(s) waiting, {jobs.get('failed', 0)} failed delivery(ies)")
+
+
+def check_slack(settings: Settings) -> Check:
+    if not settings.slack.bot_token:
+        return Check("slack", True, "SLACK_BOT_TOKEN is not set: not checked (only `khabar slack` needs it)")
+    from bot.slack.delivery import call, make_client
+    from bot.slack.run import token_problem
+
+    problem = token_problem(settings, http=not settings.slack.app_token)  # Socket Mode when an app token is set
+    if problem:
+        return Check("slack", False, problem)
+    sdk_log = logging.getLogger("slack_sdk")
+    level, _ = sdk_log.level, sdk_log.setLevel(logging.CRITICAL)  # the line below says it once, better
+    try:
+        outcome = call(make_client(settings.slack).auth_test)
+    finally:
+        sdk_log.setLevel(level)
+    if outcome.ok:
+        return Check("slack", True, f"auth.test ok: bot {outcome.data.get('user_id', '?')} in team "
+                                    f"{outcome.data.get('team', outcome.data.get('team_id', '?'))}")
+    if outcome.kind == "fail":
+        return Check("slack", False, f"Slack refused SLACK_BOT_TOKEN ({outcome.error}); reinstall the app "
+                                     f"and copy its bot token")
+    return Check("slack", False, f"Slack's API at {settings.slack.api_base_url} is not answering "
+                                 f"({outcome.error}); check the network and KHABAR_SLACK_API_BASE_URL")
+
+
+def diagnose(settings: Settings, index_dir: Path | str | None = None) -> list[Check]:
+    from bot.engine import default_index_dir
+
+    model, embedder = check_model(settings)
+    folder = Path(index_dir or settings.index_dir or default_index_dir())
+    checks = [model, check_index(folder, embedder.model_id if embedder else None),
+              check_state(settings.state_file()), check_slack(settings)]
+    return checks
