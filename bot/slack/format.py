@@ -156,14 +156,7 @@ class _Unit:
         return sum(len(_sentence(t)) + 120 + len(c.title or c.doc_id) for _, t, c, _ in self.entries)
 
     def quote_blocks(self) -> list[dict]:
-        blocks, current = [], []
-        for n, t, _, also in self.entries:
-            q = _quote(t, n, also)
-            if current and _chars(_rich(*current, q)) > MAX_RICH_TEXT_CHARS:
-                blocks.append(_rich(*current))
-                current = []
-            current.append(q)
-        return blocks + [_rich(*current)]
+        return _rich_blocks([_quote(t, n, also) for n, t, _, also in self.entries])
 
     def fallback(self) -> list[str]:
         return [f"[{n}] \u201c{_sentence(t)}\u201d \u2014 {c.title or c.doc_id} ({_date(c)})"
@@ -184,13 +177,17 @@ def _units(result: AnswerResult) -> list[_Unit]:
 
 def _source_blocks(units: list[_Unit]) -> list[dict]:
     entries = [e for u in units for e in u.entries]
+    return _rich_blocks([source_section(n, c, last=i == len(entries) - 1) for i, (n, _, c, _) in enumerate(entries)])
+
+
+def _rich_blocks(sections: list[dict]) -> list[dict]:
+    """Sections into as few rich_text blocks as Slack's per-block text limit allows, in order."""
     blocks, current = [], []
-    for i, (n, _, c, _) in enumerate(entries):
-        s = source_section(n, c, last=i == len(entries) - 1)
-        if current and _chars(_rich(*current, s)) > MAX_RICH_TEXT_CHARS:
+    for section in sections:
+        if current and _chars(_rich(*current, section)) > MAX_RICH_TEXT_CHARS:
             blocks.append(_rich(*current))
             current = []
-        current.append(s)
+        current.append(section)
     return blocks + ([_rich(*current)] if current else [])
 
 

@@ -18,7 +18,7 @@ from bot.feedback import FeedbackError
 from bot.slack import filters
 from bot.slack.actions import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE
 from bot.slack.mrkdwn import slack_to_plain
-from bot.state import Job
+from bot.state import OPEN_STATUSES, Job
 from bot.understand import is_greeting, is_help_request
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def _answer_cid(khabar, channel: str, ts: str) -> str | None:
     if reply is not None:
         return reply["cid"]
     question = khabar.store.job(f"msg:{channel}:{ts}")
-    if question is not None and question.kind == "question" and question.status in ("new", "answered"):
+    if question is not None and question.kind == "question" and question.status in OPEN_STATUSES:
         return question.cid
     return None
 

@@ -43,13 +43,14 @@ def token_problem(settings: Settings, http: bool) -> str | None:
     return None
 
 
-def slack_refusal(variable: str, method, settings: Settings, **kwargs) -> str | None:
+def slack_refusal(variable: str, method, settings: Settings, retry_seconds: float | None = None,
+                  **kwargs) -> str | None:
     """Why Slack would not take this token (never echoing it), or None once it did.
 
     Slack's own trouble (5xx, timeouts, connection errors) is retried with backoff for
-    `slack.startup_retry_seconds`: it says nothing about the token.
+    `retry_seconds` (default `slack.startup_retry_seconds`; 0: one try): it says nothing about the token.
     """
-    retry_seconds = settings.slack.startup_retry_seconds
+    retry_seconds = settings.slack.startup_retry_seconds if retry_seconds is None else retry_seconds
     deadline, tries = time.monotonic() + retry_seconds, 0
     while True:
         outcome = call(method, **kwargs)
@@ -60,8 +61,9 @@ def slack_refusal(variable: str, method, settings: Settings, **kwargs) -> str | 
         tries += 1
         wait = outcome.retry_after if outcome.retry_after is not None else backoff(settings.slack, tries)
         if time.monotonic() + wait > deadline:
-            return (f"Slack's API at {settings.slack.api_base_url} is not answering ({outcome.error}); "
-                    f"gave up after {retry_seconds:.0f} s. The token was not checked: try again when Slack is up "
+            gave_up = f"; gave up after {retry_seconds:.0f} s" if retry_seconds > 0 else ""
+            return (f"Slack's API at {settings.slack.api_base_url} is not answering ({outcome.error}){gave_up}. "
+                    f"The token was not checked: try again when Slack is up "
                     f"(status.slack.com), or check the network and KHABAR_SLACK_API_BASE_URL")
         print(f"khabar slack: Slack is not answering ({outcome.error}); retrying in {wait:.1f} s",
               file=sys.stderr, flush=True)
