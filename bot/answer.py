@@ -69,6 +69,9 @@ class AnswerResult:
     not_question: bool = False
     #: Why there is no answer, in words (empty when answered).
     reason: str = ""
+    #: Seconds spent in each pipeline stage: retrieve (understand, embed, search) and choose
+    #: (features, scoring, citing).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         pid_doc = self.index.passages if self.index is not None else None

@@ -1,4 +1,4 @@
-"""`khabar` / `python -m bot`: ask, repl, slack, doctor, build.
+"""`khabar` / `python -m bot`: ask, repl, slack, stats, doctor, build.
 
 Every failure a user can cause (no index, wrong model, a bad question, bad bytes on stdin)
 ends in one line saying what was wrong and what to do, never a traceback.
@@ -27,9 +27,11 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from index.model_convert import ModelError
     from bot.scorer import ScorerError
     from bot.state import StateError
+    from bot.stats import StatsError
     from index.store import IndexLoadError
 
-    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, ScorerError, StateError)
+    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, ScorerError, StateError,
+            StatsError)
 
 
 def _stdin_lines():
@@ -119,7 +121,16 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     hold_sigint(False)
     from bot.slack.run import run_slack
 
+    if args.metrics_port is not None:
+        settings.slack.metrics_port = args.metrics_port
     return run_slack(settings, index=args.index, http_port=args.http)
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    hold_sigint(False)
+    from bot.stats import run_stats
+
+    return run_stats(settings, since=args.since, as_json=args.json, plot=args.plot, top=args.top)
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -164,8 +175,19 @@ def parser() -> argparse.ArgumentParser:
 
     slack = sub.add_parser("slack", help="run the Slack bot (Socket Mode, or HTTP with --http PORT)")
     slack.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
-    slack.add_argument("--http", type=int, metavar="PORT", help="serve Slack's Events API over HTTP on PORT")
+    slack.add_argument("--http", type=int, metavar="PORT", help="serve Slack's Events API over HTTP on PORT "
+                                                               "(with /healthz, /readyz, /metrics)")
+    slack.add_argument("--metrics-port", type=int, metavar="PORT",
+                       help="Socket Mode: serve /metrics, /healthz and /readyz on PORT")
     slack.set_defaults(func=cmd_slack)
+
+    stats = sub.add_parser("stats", help="the editor's report: questions, outcomes, votes, latency, deliveries")
+    stats.add_argument("--since", default="7d", help="how far back: 7d, 24h, 90m, or a date (2026-11-01); "
+                                                     "default 7d")
+    stats.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    stats.add_argument("--plot", metavar="FILE.png", help="also draw daily questions and outcome shares")
+    stats.add_argument("--top", type=int, default=5, help="most-downvoted answers to list (default 5)")
+    stats.set_defaults(func=cmd_stats)
 
     doctor = sub.add_parser("doctor", help="check the model, the index, the state file and Slack; one line each")
     doctor.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")

@@ -103,6 +103,12 @@ class SlackSettings:
     retry_max_seconds: float = 60.0
     #: At start, auth.test is retried this long while Slack answers 5xx or times out.
     startup_retry_seconds: float = 60.0
+    #: GET /readyz asks Slack's auth.test at most this often (its answer is reused meanwhile).
+    readyz_slack_seconds: float = 60.0
+    #: Socket Mode: serve /metrics, /healthz and /readyz on this port (0: not served).
+    metrics_port: int = 0
+    #: The questions ledger `khabar stats` reads is kept this many days.
+    stats_keep_days: float = 90.0
     #: Characters of quoted text in one Slack message (Slack advises under 4,000); more answers go
     #: in a second message (a quote is never cut).
     max_message_chars: int = 3900

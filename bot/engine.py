@@ -82,6 +82,9 @@ class Engine:
                         "poorly calibrated until it is retrained (scripts/train_scorer.py)",
                         self.scorer.model_id, self.embedder.model_id)
         self._served = self._load(self.index_dir)
+        #: Indexes loaded by this engine (1 at start, +1 per hot swap), and rebuilt ones it refused.
+        self.generation = 1
+        self.reload_failures = 0
         self._reload_lock = threading.Lock()
         self._last_refusal: str | None = None
 
@@ -126,18 +129,23 @@ class Engine:
             try:
                 served = self._load(self.index_dir)
             except IndexLoadError as exc:
-                self._log_refusal(logging.ERROR, f"refusing the new index in {self.index_dir}: {exc}")
+                if self._log_refusal(logging.ERROR, f"refusing the new index in {self.index_dir}: {exc}"):
+                    self.reload_failures += 1  # once per refused build, not once per poll
                 return False
             self._served = served
+            self.generation += 1
             self._last_refusal = None
             log.warning("now serving index build %s (%d passages)", served.index.build_id,
                         len(served.index.passages))
             return True
 
-    def _log_refusal(self, level: int, message: str) -> None:
-        if message != self._last_refusal:
-            log.log(level, "%s; still serving build %s", message, self._served.index.build_id)
-            self._last_refusal = message
+    def _log_refusal(self, level: int, message: str) -> bool:
+        """Log a problem unless it was the last one logged; True if it is new."""
+        if message == self._last_refusal:
+            return False
+        log.log(level, "%s; still serving build %s", message, self._served.index.build_id)
+        self._last_refusal = message
+        return True
 
     def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None) -> AnswerResult:
         """Answer one question (raises QuestionError for empty or over-long input).

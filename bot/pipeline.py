@@ -12,7 +12,8 @@ Heavy resources (index, embedder) are handed in; nothing is loaded here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +34,8 @@ class Prepared:
     understood: Understood
     qvecs: list[np.ndarray]
     candidates: Candidates | None  # None: not a question, or nothing retrieved
+    #: Seconds so far: retrieve (understand, embed, search), choose (features so far).
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -87,18 +90,28 @@ class Pipeline:
                 exclude_docs: frozenset[str] = frozenset()) -> Prepared:
         """Understand, retrieve and compute features. `qvecs`: precomputed query embeddings
         (evaluation batches them); `exclude_docs`: articles retrieval must not return."""
+        start = time.perf_counter()
         u = self.understand(question, history or [])
         if not u.is_question:
-            return Prepared(u, [], None)
+            return Prepared(u, [], None, {"retrieve": time.perf_counter() - start})
         if qvecs is None:
             qvecs = list(self.embedder.queries([u.question, u.query] if u.followup else [u.question]))
         hits = self.retrieve(u, qvecs[-1], exclude_docs)
-        return Prepared(u, qvecs, self.features(u, hits, qvecs) if hits else None)
+        retrieved = time.perf_counter()
+        candidates = self.features(u, hits, qvecs) if hits else None
+        return Prepared(u, qvecs, candidates, {"retrieve": retrieved - start,
+                                               "choose": time.perf_counter() - retrieved})
 
     def decide(self, prepared: Prepared, top_k: int | None = None, scorer: Scorer | None = None) -> AnswerResult:
         """Score the candidates, answer or abstain, and cite every answer's other reports.
         `scorer`: a per-call override (held-out evaluation decides each question with its fold's)."""
-        scorer = scorer or self.scorer
+        start = time.perf_counter()
+        result = self._decide(prepared, top_k, scorer or self.scorer)
+        result.seconds = dict(prepared.seconds)
+        result.seconds["choose"] = result.seconds.get("choose", 0.0) + time.perf_counter() - start
+        return result
+
+    def _decide(self, prepared: Prepared, top_k: int | None, scorer: Scorer | None) -> AnswerResult:
         if scorer is None:
             raise RuntimeError("this pipeline was built without a scorer (training mode); it can only prepare()")
         u, c = prepared.understood, prepared.candidates

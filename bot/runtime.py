@@ -5,8 +5,8 @@
 
 `start()` does the heavy work, in this order: check the index folder (a wrong path is reported
 before the model loads), load the embedder, build the seeds index if none was named, open the
-state store (durable mode: Slack), build the engine over both, and start the background loop
-that hot-swaps a rebuilt index and prunes expired state. `close()` stops the loop, joins the
+state store and the metrics (durable mode: Slack), build the engine over both, and start the
+background loop that hot-swaps a rebuilt index and prunes expired state. `close()` stops the loop, joins the
 engine's threads and closes the store. The CLI's `ask` and `repl` and the Slack bot all use it.
 """
 from __future__ import annotations
@@ -46,6 +46,7 @@ class Runtime:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.embedder = embedder
         self.store: StateStore | None = None
+        self.metrics = None  # bot.metrics.Metrics in durable mode (`GET /metrics`)
         self.engine: Engine | None = None
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
@@ -56,7 +57,10 @@ class Runtime:
         if self.index_dir is not None:
             read_manifest(self.index_dir)  # a wrong folder is reported now, not after the model has loaded
         if self.durable:
+            from bot.metrics import Metrics  # only the bot exports metrics; the CLI never imports them
+
             self.store = StateStore(self.settings.state_file()).open()
+            self.metrics = Metrics()
         try:
             self.embedder = self.embedder or Embedder(self.settings.index)
             index_dir = self.index_dir or ensure_seed_index(self.settings, self.embedder, self.progress)
@@ -66,6 +70,8 @@ class Runtime:
             self.close()
             raise
         self.index_dir = self.engine.index_dir
+        if self.metrics is not None:
+            self.metrics.watch_engine(self.engine)
         if self.watch_index or self.store is not None:
             self._loop = threading.Thread(target=self._background, name="khabar-maintenance", daemon=True)
             self._loop.start()
@@ -86,7 +92,8 @@ class Runtime:
                 last_prune = time.monotonic()
                 try:
                     conv = self.settings.conversation
-                    gone = self.store.prune(idle_seconds=conv.idle_seconds, max_conversations=conv.max_conversations)
+                    gone = self.store.prune(idle_seconds=conv.idle_seconds, max_conversations=conv.max_conversations,
+                                            keep_questions_seconds=self.settings.slack.stats_keep_days * 86400)
                     log.info("pruned expired state: %s", gone)
                 except Exception:
                     log.exception("pruning the state file failed; will try again")

@@ -9,6 +9,9 @@
 - **turns**: each conversation's recent turns (the engine's follow-up context).
 - **replies**: which messages Khabar posted for which question (for edits and deletes).
 - **votes**: 👍/👎, one per user and message (the last vote wins).
+- **questions**: the ledger `khabar stats` reads: each question's outcome, stage times,
+  citations and delivery (retries, result). Kept `keep_questions_seconds` (90 days), longer
+  than the inbox, so an editor can look back.
 
 WAL journal with synchronous=FULL: a committed row is on disk before the call returns. One
 connection guarded by a lock (sqlite3 objects must not be shared unguarded across threads);
@@ -59,7 +62,32 @@ CREATE TABLE IF NOT EXISTS votes (
     user TEXT NOT NULL, message_ts TEXT NOT NULL, vote TEXT NOT NULL, entry TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (user, message_ts)
 );
+CREATE TABLE IF NOT EXISTS questions (
+    job_id       TEXT PRIMARY KEY,
+    asked_at     REAL NOT NULL,
+    kind         TEXT NOT NULL,
+    channel      TEXT,
+    user         TEXT,
+    question     TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    reason       TEXT,
+    confidence   REAL,
+    answers      TEXT NOT NULL DEFAULT '[]',
+    retrieve_s   REAL,
+    choose_s     REAL,
+    answered_at  REAL NOT NULL,
+    delivery     TEXT NOT NULL DEFAULT 'pending',
+    deliver_s    REAL,
+    retries      INTEGER NOT NULL DEFAULT 0,
+    rate_limited INTEGER NOT NULL DEFAULT 0,
+    reply_ts     TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS questions_asked ON questions(asked_at);
 """
+
+#: What a question's row says of its delivery: pending (being posted), posted, failed, cancelled
+#: (its message was deleted first), silent (nothing to post: chat, or a refusal Slack never sees).
+DELIVERIES = ("pending", "posted", "failed", "cancelled", "silent")
 
 
 class StateError(Exception):
@@ -244,9 +272,66 @@ class StateStore:
     def votes(self) -> list[dict]:
         return [json.loads(e) for (e,) in self._run("SELECT entry FROM votes ORDER BY at")]
 
+    # --- the questions ledger -----------------------------------------------------------------------
+    def record_question(self, job_id: str, *, asked_at: float, kind: str, channel: str | None, user: str | None,
+                        question: str, outcome: str, reason: str = "", confidence: float | None = None,
+                        answers: list[dict] | None = None, seconds: dict[str, float] | None = None,
+                        delivery: str = "pending", replace: bool = True) -> bool:
+        """Write a question's outcome (an answered one's delivery is then 'pending'). With
+        `replace=False` an existing row is kept (a redelivered refusal). True if written."""
+        if delivery not in DELIVERIES:
+            raise ValueError(f"delivery must be one of {DELIVERIES}, not {delivery!r}")
+        seconds = seconds or {}
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self._lock:
+            if self._db is None:
+                raise StateError(f"the state file {self.path} is not open")
+            cur = self._db.execute(
+                f"{verb} INTO questions(job_id, asked_at, kind, channel, user, question, outcome, reason, confidence, "
+                "answers, retrieve_s, choose_s, answered_at, delivery) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, asked_at, kind, channel, user, question, outcome, reason, confidence,
+                 json.dumps(answers or [], ensure_ascii=False), seconds.get("retrieve"), seconds.get("choose"),
+                 self.clock(), delivery))
+            return cur.rowcount > 0
+
+    def question_retried(self, job_id: str, rate_limited: bool) -> None:
+        self._run("UPDATE questions SET retries = retries + 1, rate_limited = rate_limited + ? WHERE job_id = ?",
+                  (int(rate_limited), job_id))
+
+    def question_delivered(self, job_id: str, delivery: str, reply_ts: list[str]) -> float | None:
+        """Record how a question's delivery ended; the seconds from answer to Slack (None: no row,
+        or it was not pending)."""
+        if delivery not in DELIVERIES:
+            raise ValueError(f"delivery must be one of {DELIVERIES}, not {delivery!r}")
+        rows = self._run("SELECT answered_at FROM questions WHERE job_id = ? AND delivery = 'pending'", (job_id,))
+        if not rows:
+            return None
+        took = max(0.0, self.clock() - rows[0][0])
+        self._run("UPDATE questions SET delivery = ?, deliver_s = ?, reply_ts = ? WHERE job_id = ?",
+                  (delivery, took, json.dumps(reply_ts), job_id))
+        return took
+
+    def questions_since(self, since: float) -> list[dict]:
+        """The ledger's rows asked at or after `since` (wall-clock seconds), oldest first."""
+        cols = ("job_id", "asked_at", "kind", "channel", "user", "question", "outcome", "reason", "confidence",
+                "answers", "retrieve_s", "choose_s", "delivery", "deliver_s", "retries", "rate_limited", "reply_ts")
+        rows = self._run(f"SELECT {', '.join(cols)} FROM questions WHERE asked_at >= ? ORDER BY asked_at", (since,))
+        out = []
+        for row in rows:
+            item = dict(zip(cols, row))
+            item["answers"], item["reply_ts"] = json.loads(item["answers"]), json.loads(item["reply_ts"])
+            out.append(item)
+        return out
+
+    def votes_since(self, since: float) -> list[dict]:
+        """Votes cast at or after `since`: each {vote, user, message_ts, at, entry}."""
+        return [{"vote": v, "user": u, "message_ts": ts, "at": at, "entry": json.loads(e)}
+                for v, u, ts, at, e in self._run("SELECT vote, user, message_ts, at, entry FROM votes WHERE at >= ? "
+                                                 "ORDER BY at", (since,))]
+
     # --- bounded memory ---------------------------------------------------------------------------
     def prune(self, *, idle_seconds: float, keep_done_seconds: float = 7 * 86400.0,
-              max_conversations: int = 5000) -> dict[str, int]:
+              max_conversations: int = 5000, keep_questions_seconds: float = 90 * 86400.0) -> dict[str, int]:
         """Drop what has expired; returns how many rows went from each table."""
         now = self.clock()
         with self._lock:
@@ -262,6 +347,8 @@ class StateStore:
                 "inbox": db.execute("DELETE FROM inbox WHERE status IN ('done', 'failed', 'cancelled') AND "
                                     "updated_at < ?", (now - keep_done_seconds,)).rowcount,
                 "replies": db.execute("DELETE FROM replies WHERE at < ?", (now - keep_done_seconds,)).rowcount,
+                "questions": db.execute("DELETE FROM questions WHERE asked_at < ? AND delivery != 'pending'",
+                                        (now - keep_questions_seconds,)).rowcount,
             }
         return gone
 

@@ -10,6 +10,7 @@ prints the ack latency, time to answer, and what matters most: answered / duplic
     python scripts/load_slack.py --share-5xx 0.2 --share-429 0.1   # a share of posts fail
     python scripts/load_slack.py --kill-after 50               # kill -9 once 50 are acked, restart
     python scripts/load_slack.py --events 500 --workers 8 --index DIR
+    python scripts/load_slack.py --events 40 --ops             # then /readyz, /metrics, khabar stats
 
 With --kill-after, the bot is killed with SIGKILL right after that many acks (every later
 event is sent to the restarted bot), and the restart's recovery time is reported: from the
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +110,40 @@ class Bot:
             return self.proc.wait()
 
 
+def scrape_ops(port: int) -> dict:
+    out = {}
+    for path in ("/readyz", "/metrics"):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                out[path] = r.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            out[path] = f"HTTP {exc.code}: {exc.read().decode('utf-8', 'replace')}"
+    return out
+
+
+def show_ops(ops: dict, work: Path, expected: int | None) -> bool:
+    """Print what an operator sees; True if the question counters agree with `expected`."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    print(f"\n$ curl -s localhost:PORT/readyz\n{ops['/readyz']}")
+    (work / "metrics.txt").write_text(ops["/metrics"], encoding="utf-8")
+    print("$ curl -s localhost:PORT/metrics | grep '^khabar_' | grep -v _bucket")
+    print("\n".join(line for line in ops["/metrics"].splitlines()
+                    if line.startswith("khabar_") and "_bucket" not in line and "_created" not in line))
+    env = {**os.environ, "KHABAR_SLACK_STATE_FILE": str(work / "state.sqlite3"),
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    stats = subprocess.run([sys.executable, "-m", "bot", "stats", "--since", "1h"], env=env, capture_output=True,
+                           text=True, timeout=120)
+    print(f"\n$ khabar stats --since 1h\n{stats.stdout}{stats.stderr}")
+    if expected is None:
+        return stats.returncode == 0  # a restarted process counts from zero
+    asked = sum(s.value for f in text_string_to_metric_families(ops["/metrics"]) for s in f.samples
+                if s.name == "khabar_questions_total")
+    agree = asked == expected and stats.returncode == 0
+    print(f"{'OK' if agree else 'FAIL'}: khabar_questions_total sums to {asked:.0f}, {expected} questions were sent")
+    return agree
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=200, help="distinct questions (app_mention events) to send")
@@ -121,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retry-after", type=int, default=1, help="Retry-After of the injected 429s")
     p.add_argument("--kill-after", type=int, default=None, help="kill -9 the bot after this many acks, restart")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all answers")
+    p.add_argument("--ops", action="store_true",
+                   help="at the end, show /readyz, the khabar_ lines of /metrics and `khabar stats`, and check "
+                        "the counters agree with what Slack received")
     args = p.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="khabar-load-"))
@@ -171,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
         recovered_at = time.monotonic()
         time.sleep(2.0)  # anything still in flight would show up as a duplicate now
+        ops = scrape_ops(bot.port) if args.ops else None
         status = bot.stop()
         elapsed = recovered_at - start
         live = [m for m in slack.messages() if m.get("thread_ts") in ts_set]
@@ -200,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{recovered_at - restart:.1f} s after the new process started (healthy after "
               f"{bot.healthy_after:.1f} s: model and index load)")
     ok = lost == 0 and duplicates == 0 and apologies == 0 and set(statuses) == {200} and status == 0
+    if ops is not None:
+        ok = show_ops(ops, work, expected=args.events + 1 if restart is None else None) and ok
     print(f"{'OK' if ok else 'FAIL'}: {args.events} events -> {len(per_thread)} answered, {duplicates} duplicated, "
           f"{lost} lost, {apologies} apologies; bot exit status {status}; logs in {work}")
     return 0 if ok else 1

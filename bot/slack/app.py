@@ -17,6 +17,7 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.cache import LRU
 from bot.config import Settings
 from bot.feedback import FeedbackLog
 from bot.slack import listeners
@@ -42,7 +43,7 @@ logging.getLogger("slack_bolt.App").addFilter(_NoTokenNotice())
 class KhabarBot:
     def __init__(self, settings: Settings, runtime, client: WebClient | None = None):
         """`runtime`: a started bot.runtime.Runtime with a state store (durable=True)."""
-        if runtime.store is None or runtime.engine is None:
+        if runtime.store is None or runtime.engine is None or runtime.metrics is None:
             raise ValueError("KhabarBot needs a started Runtime with durable state (Runtime(..., durable=True))")
         s = settings.slack
         self.settings = settings
@@ -55,12 +56,15 @@ class KhabarBot:
         self.help_text = help_text(sorted(self.policy.allowed_channels), sorted(self.policy.allowed_users))
         self.help = notice_message(self.help_text, mrkdwn=True).kwargs()
         self.feedback = FeedbackLog(settings.feedback_log(), store=self.store)
+        self.metrics = runtime.metrics
         self.delivery = Delivery(self.client, s)
-        self.jobs = Jobs(settings, runtime.engine, self.store, self.delivery)
+        self.jobs = Jobs(settings, runtime.engine, self.store, self.delivery, self.metrics)
         self.inbox = Inbox(self.store, self.jobs.run, workers=s.workers, dedupe_seconds=s.dedupe_seconds)
+        self.metrics.watch_inbox_depth(self.inbox.pending)
         self.app = App(client=self.client, signing_secret=s.signing_secret or None,
                        process_before_response=True,  # the job is on disk before the ack
                        token_verification_enabled=False)  # run_slack checked it, retrying Slack outages
+        self._slack_check: LRU[str, str] = LRU(1, ttl_seconds=s.readyz_slack_seconds)
         listeners.register(self.app, self)
         self.app.khabar = self  # the transports and tests reach the bot through the app
 
@@ -82,10 +86,14 @@ class KhabarBot:
 
     def problems(self) -> list[str]:
         """What keeps this bot from answering now, one line each (`GET /readyz`): the served
-        index (manifest, model) and the state file. Cheap: a JSON read and one SQL query."""
+        index (manifest, model), the state file, and Slack taking the bot token (auth.test, asked
+        at most every `readyz_slack_seconds`; a JSON read and one SQL query otherwise)."""
         from bot.doctor import check_index
 
         found = []
+        slack = self._slack_check.get_or_compute("auth.test", self._ask_slack)
+        if slack:
+            found.append(f"FAIL slack: {slack}")
         index = check_index(self.engine.index_dir, self.runtime.embedder.model_id)
         if not index.ok:
             found.append(index.line())
@@ -94,6 +102,14 @@ class KhabarBot:
         except Exception as exc:  # noqa: BLE001 - any failure of the state file is the answer
             found.append(f"FAIL state: {self.settings.state_file()}: {type(exc).__name__}: {exc}")
         return found
+
+    def _ask_slack(self) -> str:
+        """Why Slack refuses the bot token now ('' when it takes it): one try, at most 5 s."""
+        from bot.slack.run import slack_refusal
+
+        client = make_client(self.settings.slack, token=self.client.token)
+        client.timeout = min(client.timeout, 5)
+        return slack_refusal("SLACK_BOT_TOKEN", client.auth_test, self.settings, retry_seconds=0) or ""
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every accepted job is finished (tests, the load script)."""

@@ -5,10 +5,12 @@ The gate runs before anything parses the body:
 - a request that is not signed with the signing secret, whose timestamp is malformed or more
   than five minutes off, or whose signature is malformed, gets 401;
 - a signed body that is not UTF-8 gets 400;
-each logged as one line, never a traceback. `GET /healthz` answers "ok" (the process is up);
-`GET /readyz` "ready", or 503 with one line per problem (the served index, the state file).
-waitress gives read timeouts (`read_timeout_seconds` of silence closes a connection) and a
-bounded thread pool.
+each logged as one line, never a traceback. The operations endpoints (`OpsEndpoints`, also
+served alone on `--metrics-port` in Socket Mode) are behind the same body limit:
+`GET /healthz` answers "ok" (the process is up); `GET /readyz` "ready", or 503 with one line
+per problem (the served index, the state file, Slack's auth.test); `GET /metrics` the
+Prometheus text format (bot.metrics; no secrets in it). waitress gives read timeouts
+(`read_timeout_seconds` of silence closes a connection) and a bounded thread pool.
 """
 from __future__ import annotations
 
@@ -28,10 +30,57 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-def _reply(start_response, status: str, text: str = ""):
-    data = text.encode("utf-8")
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))])
+def _reply(start_response, status: str, text: str | bytes = "", content_type: str = "text/plain; charset=utf-8"):
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
     return [data]
+
+
+def _body_length(environ, max_body: int, start_response):
+    """(length, None), or (None, the 400/413 reply) for a malformed or oversized body."""
+    peer = environ.get("REMOTE_ADDR", "?")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        log.warning("refused a request from %s: malformed Content-Length", peer)
+        return None, _reply(start_response, "400 Bad Request", "bad request")
+    if length > max_body:
+        log.warning("refused a %d-byte request from %s (the limit is %d)", length, peer, max_body)
+        return None, _reply(start_response, "413 Request Entity Too Large", "request too large")
+    return length, None
+
+
+class OpsEndpoints:
+    """WSGI app of the operations endpoints: /healthz, /readyz, /metrics (GET only)."""
+
+    PATHS = ("/", "/healthz", "/readyz", "/metrics")
+
+    def __init__(self, app: App, settings: SlackSettings):
+        self.app = app
+        self.max_body = settings.max_body_bytes
+
+    def __call__(self, environ, start_response):
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+        if path not in self.PATHS:
+            return _reply(start_response, "404 Not Found", "not found")
+        if method not in ("GET", "HEAD"):
+            return _reply(start_response, "405 Method Not Allowed", "GET only")
+        _, refused = _body_length(environ, self.max_body, start_response)
+        if refused is not None:
+            return refused
+        khabar = getattr(self.app, "khabar", None)
+        if path in ("/healthz", "/"):
+            return _reply(start_response, "200 OK", "ok")
+        if khabar is None:
+            return _reply(start_response, "503 Service Unavailable", "FAIL bot: not started\n")
+        if path == "/metrics":
+            from bot.metrics import CONTENT_TYPE
+
+            return _reply(start_response, "200 OK", khabar.metrics.exposition(), CONTENT_TYPE)
+        problems = khabar.problems()
+        if problems:
+            return _reply(start_response, "503 Service Unavailable", "\n".join(problems) + "\n")
+        return _reply(start_response, "200 OK", "ready")
 
 
 class SlackGate:
@@ -40,6 +89,7 @@ class SlackGate:
     def __init__(self, app: App, settings: SlackSettings, path: str = EVENTS_PATH):
         self.bolt = SlackRequestHandler(app, path=path)
         self.app = app
+        self.ops = OpsEndpoints(app, settings)
         self.verifier = SignatureVerifier(settings.signing_secret)
         self.max_body = settings.max_body_bytes
         self.path = path
@@ -47,24 +97,13 @@ class SlackGate:
     def __call__(self, environ, start_response):
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         peer = environ.get("REMOTE_ADDR", "?")
-        if method == "GET" and path in ("/healthz", "/"):
-            return _reply(start_response, "200 OK", "ok")
-        if method == "GET" and path == "/readyz":
-            khabar = getattr(self.app, "khabar", None)
-            problems = khabar.problems() if khabar is not None else ["FAIL bot: not started"]
-            if problems:
-                return _reply(start_response, "503 Service Unavailable", "\n".join(problems) + "\n")
-            return _reply(start_response, "200 OK", "ready")
+        if path in OpsEndpoints.PATHS:
+            return self.ops(environ, start_response)
         if method != "POST" or path != self.path:
             return _reply(start_response, "404 Not Found", "not found")
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            log.warning("refused a request from %s: malformed Content-Length", peer)
-            return _reply(start_response, "400 Bad Request", "bad request")
-        if length > self.max_body:
-            log.warning("refused a %d-byte request from %s (the limit is %d)", length, peer, self.max_body)
-            return _reply(start_response, "413 Request Entity Too Large", "request too large")
+        length, refused = _body_length(environ, self.max_body, start_response)
+        if refused is not None:
+            return refused
         raw = environ["wsgi.input"].read(length) if length > 0 else b""
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
@@ -94,14 +133,17 @@ class SlackGate:
 
 
 class SlackHTTPServer:
-    """waitress serving the gate; `start()` runs it on a thread, `serve_forever()` in this one."""
+    """waitress serving the gate; `start()` runs it on a thread, `serve_forever()` in this one.
+    `ops_only`: serve only the operations endpoints (Socket Mode's `--metrics-port`)."""
 
-    def __init__(self, app: App, settings: SlackSettings, port: int = 3000, host: str | None = None):
+    def __init__(self, app: App, settings: SlackSettings, port: int = 3000, host: str | None = None,
+                 ops_only: bool = False):
         self.host = host or settings.http_host
+        wsgi = OpsEndpoints(app, settings) if ops_only else SlackGate(app, settings)
         # waitress refuses a body past twice the limit from its headers and closes the connection;
         # one a little over the limit it reads in full, so the gate's 413 reaches the sender intact
         # (closing on unread bytes resets the connection and the sender sees no answer at all).
-        self.server = create_server(SlackGate(app, settings), host=self.host, port=port, threads=8,
+        self.server = create_server(wsgi, host=self.host, port=port, threads=8 if not ops_only else 2,
                                     max_request_body_size=2 * settings.max_body_bytes + 65536,
                                     channel_timeout=max(1, int(settings.read_timeout_seconds)),
                                     connection_limit=200, clear_untrusted_proxy_headers=True, ident="khabar")

@@ -11,6 +11,8 @@ Kinds and their payloads:
 
 `run(job)` returns None when the job is finished, or seconds until it should run again.
 An apology is posted only when answering raised; a ready answer is never replaced by one.
+Each question's outcome, stage times and delivery go to the state store's questions ledger
+(`khabar stats`) and to the metrics (`GET /metrics`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import time
 
 from bot.config import Settings
 from bot.format import NOT_A_QUESTION_TEXT
+from bot.metrics import Metrics
 from bot.slack.delivery import Delivery, Outcome, backoff
 from bot.slack.format import answer_messages, apology_message, notice_message
 from bot.state import Job, StateStore
@@ -28,12 +31,25 @@ from bot.understand import QuestionError
 log = logging.getLogger(__name__)
 
 
+#: The kinds that ask the engine something (their outcomes are counted).
+ASKING = ("question", "slash", "share", "edit")
+#: How a finished job's delivery reads in the ledger.
+_DELIVERY_OF_STATUS = {"done": "posted", "failed": "failed", "cancelled": "cancelled"}
+
+
+def outcome_of(result) -> str:
+    if result.not_question:
+        return "not_question"
+    return "abstained" if result.abstained else "answered"
+
+
 class Jobs:
-    def __init__(self, settings: Settings, engine, store: StateStore, delivery: Delivery):
+    def __init__(self, settings: Settings, engine, store: StateStore, delivery: Delivery, metrics: Metrics):
         self.settings = settings
         self.engine = engine
         self.store = store
         self.delivery = delivery
+        self.metrics = metrics
 
     def run(self, job: Job) -> float | None:
         p = job.payload
@@ -54,15 +70,35 @@ class Jobs:
         return self._post_all(job)
 
     # --- answering --------------------------------------------------------------------------------
-    def _ask(self, text: str, cid: str):
-        """(result, None) or (None, a refusal or apology as message dicts)."""
+    def _ask(self, job: Job, text: str, cid: str):
+        """(result, None) or (None, a refusal or apology as message dicts); the outcome is recorded."""
         try:
-            return self.engine.ask(text, conversation_id=cid), None
+            result = self.engine.ask(text, conversation_id=cid)
         except QuestionError as exc:
+            self._record(job, text, "invalid", reason=str(exc))
             return None, [notice_message(str(exc)).kwargs()]
-        except Exception:
+        except Exception as exc:
             log.exception("answering failed (%s): %r", cid, text[:200])
+            self._record(job, text, "failed", reason=f"{type(exc).__name__}: {exc}"[:300])
             return None, [apology_message().kwargs()]
+        silent = result.not_question and job.kind != "slash"  # chat gets no reply (a /khabar one says why)
+        self._record(job, text, outcome_of(result), result=result, delivery="silent" if silent else "pending")
+        return result, None
+
+    def _record(self, job: Job, text: str, outcome: str, *, reason: str = "", result=None,
+                delivery: str = "pending") -> None:
+        answers = [{"doc_id": a.citation.doc_id, "title": a.citation.title, "sentence": a.citation.sentence,
+                    "text": a.text[:300]} for a in (result.answers if result is not None else [])]
+        seconds = result.seconds if result is not None else {}
+        self.store.record_question(
+            job.id, asked_at=job.created_at or time.time(), kind=job.kind, channel=job.payload.get("channel"),
+            user=job.payload.get("user"), question=text, outcome=outcome,
+            reason=result.reason if result is not None else reason,
+            confidence=result.confidence if result is not None else None, answers=answers, seconds=seconds,
+            delivery=delivery)
+        self.metrics.question(outcome)
+        for stage, took in seconds.items():
+            self.metrics.stage(stage, took)
 
     def _compose(self, job: Job) -> list[dict]:
         p, limit = job.payload, self.settings.slack.max_message_chars
@@ -71,12 +107,12 @@ class Jobs:
         if job.kind == "respond":
             return [p["body"]]
         if job.kind == "share":
-            result, refusal = self._ask(p["question"], f"slack:{p['channel']}:share:{job.id}")
+            result, refusal = self._ask(job, p["question"], f"slack:{p['channel']}:share:{job.id}")
             if refusal:
                 return refusal
             return [m.kwargs() for m in answer_messages(result, p["question"], asked_by=p.get("user"),
                                                         max_chars=limit)]
-        result, refusal = self._ask(p["text"], job.cid)
+        result, refusal = self._ask(job, p["text"], job.cid)
         if refusal:
             return refusal
         if result.not_question:
@@ -100,6 +136,7 @@ class Jobs:
                 outcome = self.delivery.ephemeral(channel, p["ephemeral_user"], message)
                 if outcome.ok:
                     job.posted.append(outcome.data.get("message_ts", ""))
+                    self.metrics.delivery("posted")
                     continue
                 return self._later(job, outcome)
             if job.attempting == part:  # an earlier try may have landed: look before posting again
@@ -122,6 +159,7 @@ class Jobs:
                 if not out.ok:
                     return self._later(job, out)
                 job.posted.append("response_url")
+                self.metrics.delivery("posted")
             else:
                 if outcome.retry_after is not None:
                     job.attempting = None  # a 429 never posts
@@ -133,6 +171,7 @@ class Jobs:
         return self._finish(job, "done")
 
     def _posted(self, job: Job, ts: str) -> None:
+        self.metrics.delivery("posted")
         job.posted.append(ts)
         job.attempting = None
         job.tries = 0
@@ -165,6 +204,7 @@ class Jobs:
                 if not outcome.ok:
                     return self._later(job, outcome)
             job.posted.append("response_url" if outcome.data == {} else outcome.data.get("message_ts", ""))
+            self.metrics.delivery("posted")
             job.tries = 0
             self.store.save_progress(job)
         return self._finish(job, "done")
@@ -221,9 +261,19 @@ class Jobs:
             log.error("gave up on job %s after %.0f s: %s", job.id, time.time() - job.created_at, outcome.error)
             return self._finish(job, "failed", outcome.error)
         log.warning("job %s: %s; trying again in %.1f s", job.id, outcome.error, delay)
+        rate_limited = outcome.retry_after is not None
+        self.metrics.delivery("rate_limited" if rate_limited else "retried")
+        if job.kind in ASKING:
+            self.store.question_retried(job.id, rate_limited)
         self.store.save_progress(job)
         return delay
 
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
         self.store.finish(job, status, error)
+        if status == "failed":
+            self.metrics.delivery("failed")
+        if job.kind in ASKING:
+            took = self.store.question_delivered(job.id, _DELIVERY_OF_STATUS[status], job.posted)
+            if took is not None and status == "done":
+                self.metrics.stage("deliver", took)
         return None

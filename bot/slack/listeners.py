@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 
 from slack_bolt import App
 from slack_bolt.response import BoltResponse
@@ -87,6 +88,7 @@ def _take_question(khabar, body: dict, event: dict, bot_user_id: str | None, sou
     payload = {"channel": channel, "user": user, "thread_ts": reply_ts, "question_ts": ts, "source": source}
     if not khabar.policy.allows(channel, user, dm):
         log.info("not answering %s in %s (allowed_channels / allowed_users)", user, channel)
+        _refused(khabar, f"msg:{channel}:{ts}", source, channel, user, text)
         if source != "mention" or not user:
             return
         kind, payload["messages"], payload["ephemeral_user"] = "notice", [khabar.notice(khabar.policy.refusal(dm))], user
@@ -100,6 +102,14 @@ def _take_question(khabar, body: dict, event: dict, bot_user_id: str | None, sou
             khabar.store.follow(channel, reply_ts)
     else:
         log.info("dropped a duplicate delivery of %s (event %s)", job.id, body.get("event_id"))
+
+
+def _refused(khabar, job_id: str, kind: str, channel: str | None, user: str | None, text: str) -> None:
+    """Count a question the policy refused, once however often Slack delivers it."""
+    if khabar.store.record_question(job_id, asked_at=time.time(), kind=kind, channel=channel, user=user,
+                                    question=text, outcome="refused", reason="allowed_channels / allowed_users",
+                                    delivery="silent", replace=False):
+        khabar.metrics.question("refused")
 
 
 def _answer_cid(khabar, channel: str, ts: str) -> str | None:
@@ -152,6 +162,7 @@ def on_command(ack, command, context):
     text = slack_to_plain(command.get("text") or "", context.bot_user_id)
     dm = command.get("channel_name") == "directmessage" or str(channel or "").startswith("D")
     if not khabar.policy.allows(channel, user, dm):
+        _refused(khabar, f"cmd:{command.get('trigger_id') or channel + ':' + text}", "slash", channel, user, text)
         return ack(text=khabar.policy.refusal(dm))
     if not text or text.lower() in ("help", "?"):
         return ack(text=khabar.help_text)
@@ -183,6 +194,7 @@ def on_feedback(ack, body, action, context):
     try:
         khabar.feedback.record_button(vote=vote, value=action.get("value") or "", user=user, channel=channel,
                                       message_ts=(body.get("container") or {}).get("message_ts"))
+        khabar.metrics.vote(vote)
         thanks = "Thanks, noted \U0001F44D" if vote == "up" else \
             "Thanks, noted \U0001F44E. The desk reviews these to improve the answers."
     except FeedbackError as exc:

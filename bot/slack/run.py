@@ -81,8 +81,13 @@ def check_tokens(settings: Settings, client: WebClient, http: bool) -> str | Non
 def run_slack(settings: Settings, index: str | None = None, http_port: int | None = None) -> int:
     """`khabar slack`: Socket Mode by default, HTTP on `http_port`. Returns the exit status."""
     problem = token_problem(settings, http=http_port is not None)
+    metrics_port = settings.slack.metrics_port
     if problem is None and http_port is not None and not 0 < http_port < 65536:
         problem = f"--http needs a port between 1 and 65535, not {http_port}"
+    if problem is None and metrics_port and http_port is not None:
+        problem = "--metrics-port is for Socket Mode: with --http, /metrics is served on the --http port"
+    if problem is None and metrics_port and not 0 < metrics_port < 65536:
+        problem = f"--metrics-port needs a port between 1 and 65535, not {metrics_port}"
     client = make_client(settings.slack)
     # Check the tokens with Slack before loading the model: a refused token should not cost a minute.
     problem = problem or check_tokens(settings, client, http=http_port is not None)
@@ -136,6 +141,26 @@ def _serve_http(settings: Settings, bot, runtime, port: int) -> int:
 
 
 def _serve_socket_mode(settings: Settings, bot, runtime, client: WebClient) -> int:
+    from bot.slack.http import SlackHTTPServer
+
+    ops = None
+    if settings.slack.metrics_port:
+        try:
+            ops = SlackHTTPServer(bot.app, settings.slack, port=settings.slack.metrics_port, ops_only=True).start()
+        except OSError as exc:
+            print(f"khabar slack: cannot listen on {settings.slack.http_host}:{settings.slack.metrics_port} "
+                  f"for --metrics-port: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        print(f"khabar slack: /metrics, /healthz and /readyz on http://{ops.host}:{ops.port}", file=sys.stderr,
+              flush=True)
+    try:
+        return _socket_mode(settings, bot, runtime, client)
+    finally:
+        if ops is not None:
+            ops.shutdown()
+
+
+def _socket_mode(settings: Settings, bot, runtime, client: WebClient) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
 
