@@ -31,6 +31,17 @@ class IndexSettings:
     #: Threads torch may use (0: torch's default, one per core). One is the default because on a
     #: shared machine two spinning OpenMP threads per process made a question 10x slower (BENCHMARKS.md).
     torch_threads: int = 1
+    #: What computes passage and query vectors: "onnx" (onnxruntime over the export in
+    #: <model>/onnx/, made at setup; the same vectors as torch, faster) or "torch".
+    #: Token vectors for the answerer's alignment always come from torch.
+    embed_backend: str = "onnx"
+    #: ONNX precision: "fp32" or "int8" (dynamic quantisation; a model id of its own, so an
+    #: index must be built with it). Chosen by measurement: BENCHMARKS.md.
+    embed_precision: str = "fp32"
+    #: "auto" (the GPU when onnxruntime has one), "cpu" or "cuda".
+    embed_device: str = "auto"
+    #: onnxruntime threads (0: one per core). Idle threads sleep, never spin.
+    embed_threads: int = 0
 
     # --- passages ------------------------------------------------------------------------
     #: Sentences per passage and how many are shared with the next one.

