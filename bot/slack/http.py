@@ -148,6 +148,7 @@ class SlackHTTPServer:
                                     channel_timeout=max(1, int(settings.read_timeout_seconds)),
                                     connection_limit=200, clear_untrusted_proxy_headers=True, ident="khabar")
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -162,6 +163,9 @@ class SlackHTTPServer:
         """Serve until shutdown(), or a SystemExit/KeyboardInterrupt in this thread (a signal handler)."""
         try:
             self.server.run()  # returns on SystemExit/KeyboardInterrupt, after stopping its threads
+        except OSError:
+            if not self._stopping.is_set():  # shutdown() closed a socket select() was watching: expected
+                raise
         finally:
             self._close_all()
 
@@ -180,6 +184,7 @@ class SlackHTTPServer:
 
     def shutdown(self) -> None:
         """Stop a server started with start(): run() returns once its socket map is empty."""
+        self._stopping.set()
         self._close_all()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
