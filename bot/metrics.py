@@ -25,9 +25,11 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: The format generate_latest() writes (prometheus_client's CONTENT_TYPE_LATEST now names 1.0.0).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 OUTCOMES = ("answered", "abstained", "not_question", "invalid", "refused", "failed")
 STAGES = ("retrieve", "choose", "deliver")

@@ -91,16 +91,16 @@ class Embedder:
         self.dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
         if settings.embed_backend not in ("onnx", "torch"):
             raise ModelNotFound(f"embed_backend must be onnx or torch, not {settings.embed_backend!r}")
-        self.onnx = self._onnx(path) if settings.embed_backend == "onnx" else None
+        folder = model_folder(path)
+        self.onnx = self._onnx(path, folder) if settings.embed_backend == "onnx" else None
         if self.onnx is not None and settings.embed_precision == "int8":
             self.dtype = "qint8"  # other vectors: a model id of their own, so no index mixes the two
-        self.model_id = model_id(self.settings.model, model_folder(path), self.dtype)
+        self.model_id = model_id(self.settings.model, folder, self.dtype)
 
-    def _onnx(self, path: str):
+    def _onnx(self, path: str, folder: Path | None):
         """The ONNX transformer for this model (exported now if setup did not), or a clear error."""
         from index import onnx_model
 
-        folder = model_folder(path)
         if folder is None:
             raise ModelNotFound(f"embed_backend onnx needs the model's files on disk ({path}); "
                                 f"set KHABAR_INDEX_EMBED_BACKEND=torch")

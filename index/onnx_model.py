@@ -46,7 +46,8 @@ class OnnxError(Exception):
 
 def onnx_path(model_dir: Path, precision: str) -> Path:
     if precision not in FILES:
-        raise OnnxError(f"onnx precision must be one of {sorted(FILES)}, not {precision!r}")
+        raise OnnxError(f"embed_precision (KHABAR_INDEX_EMBED_PRECISION) must be one of {sorted(FILES)}, "
+                        f"not {precision!r}")
     return Path(model_dir) / ONNX_DIR / FILES[precision]
 
 
@@ -70,20 +71,22 @@ def is_current(model_dir: Path, precision: str) -> bool:
 def export(model_dir: Path, precisions: tuple[str, ...] = ("fp32", "int8"), force: bool = False) -> dict[str, Path]:
     """Export (and quantise) the model in `model_dir` unless current; returns the paths."""
     model_dir = Path(model_dir)
-    todo = [p for p in precisions if force or not is_current(model_dir, p)]
+    current = {p for p in FILES if not force and is_current(model_dir, p)}
     out = {p: onnx_path(model_dir, p) for p in precisions}
-    if not todo:
+    if all(p in current for p in precisions):
         return out
     folder = model_dir / ONNX_DIR
     folder.mkdir(parents=True, exist_ok=True)
     (folder / STAMP).unlink(missing_ok=True)  # nothing counts as current while files change
     fp32 = onnx_path(model_dir, "fp32")
-    if "fp32" in todo or not fp32.is_file() or "int8" in todo:
+    if "fp32" not in current:  # int8 is quantised from it, so anything quantised before is stale too
         _export_fp32(model_dir, fp32)
-    if "int8" in precisions:
+        current = {"fp32"}
+    if "int8" in precisions and "int8" not in current:
         _quantise(fp32, onnx_path(model_dir, "int8"))
+        current.add("int8")
     stamp = {"version": EXPORT_VERSION, "source": _fingerprint(model_dir), "opset": OPSET,
-             "files": {p: FILES[p] for p in FILES if onnx_path(model_dir, p).is_file()}}
+             "files": {p: FILES[p] for p in sorted(current)}}
     tmp = folder / (STAMP + ".tmp")
     tmp.write_text(json.dumps(stamp, indent=1), encoding="utf-8")
     os.replace(tmp, folder / STAMP)

@@ -161,12 +161,13 @@ def on_command(ack, command, context):
     channel, user = command.get("channel_id"), command.get("user_id")
     text = slack_to_plain(command.get("text") or "", context.bot_user_id)
     dm = command.get("channel_name") == "directmessage" or str(channel or "").startswith("D")
+    job_id = f"cmd:{command.get('trigger_id') or f'{channel}:{text}'}"
     if not khabar.policy.allows(channel, user, dm):
-        _refused(khabar, f"cmd:{command.get('trigger_id') or channel + ':' + text}", "slash", channel, user, text)
+        _refused(khabar, job_id, "slash", channel, user, text)
         return ack(text=khabar.policy.refusal(dm))
     if not text or text.lower() in ("help", "?"):
         return ack(text=khabar.help_text)
-    job = Job(id=f"cmd:{command.get('trigger_id') or channel + ':' + text}", kind="slash",
+    job = Job(id=job_id, kind="slash",
               cid=f"slack:{channel}:slash:{user}",
               payload={"channel": channel, "user": user, "text": text, "response_url": command.get("response_url")})
     khabar.inbox.accept(job, [])
