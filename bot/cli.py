@@ -29,9 +29,10 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from bot.state import StateError
     from bot.stats import StatsError
     from index.store import IndexLoadError
+    from index.update import IndexUpdateError
 
-    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, ScorerError, StateError,
-            StatsError)
+    return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, IndexUpdateError,
+            ScorerError, StateError, StatsError)
 
 
 def _stdin_lines():
@@ -145,10 +146,21 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     hold_sigint(False)
-    from index.build import build_index
+    if args.add or args.delete:
+        if args.corpus:
+            raise UserError("--corpus builds a whole index; --add/--delete update one. Give one or the other.")
+        from index.embed import Embedder
+        from index.update import update_index
 
-    summary = build_index([Path(c) for c in args.corpus], Path(args.out), settings.index,
-                          progress=not args.quiet)
+        summary = update_index(Path(args.out), settings.index, Embedder(settings.index),
+                               add=[Path(a) for a in args.add], delete=args.delete, progress=not args.quiet)
+    elif not args.corpus:
+        raise UserError("give --corpus DIR for a full build, or --add DIR / --delete DOC_ID to update --out.")
+    else:
+        from index.build import build_index
+
+        summary = build_index([Path(c) for c in args.corpus], Path(args.out), settings.index,
+                              progress=not args.quiet)
     print("\n".join(summary.lines()))
     return 0
 
@@ -193,9 +205,14 @@ def parser() -> argparse.ArgumentParser:
     doctor.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
     doctor.set_defaults(func=cmd_doctor)
 
-    build = sub.add_parser("build", help="build an index (same as scripts/build_index.py)")
-    build.add_argument("--corpus", action="append", required=True, help="article folder (repeatable)")
-    build.add_argument("--out", required=True, help="index folder to write (replaced atomically)")
+    build = sub.add_parser("build", help="build an index, or update one in place (same as scripts/build_index.py)")
+    build.add_argument("--corpus", action="append", default=[], help="article folder (repeatable): a full build")
+    build.add_argument("--out", required=True, help="index folder to write or update (replaced atomically)")
+    build.add_argument("--add", action="append", default=[], metavar="DIR",
+                       help="update --out with the articles in DIR (repeatable); an article id already "
+                            "indexed is replaced")
+    build.add_argument("--delete", action="append", default=[], metavar="DOC_ID",
+                       help="update --out without this article (repeatable), e.g. a retracted story")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=cmd_build)
     return p

@@ -179,7 +179,7 @@ def _role_near_name(sentence: str, salient_keys: list[set[str]]) -> float:
 
 
 def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: list[Hit], qvecs: list[np.ndarray],
-                      aligned: dict[int, float], lang_of_passage: dict[int, str]) -> Candidates:
+                      aligned: dict[int, float], lang_of_passage: "np.ndarray | dict[int, str]") -> Candidates:
     """Feature rows (SENTENCE_FEATURES order) for every sentence of the candidate passages."""
     best_passage = max(h.dense for h in hits)
     rank_in_lang: dict[int, int] = {}

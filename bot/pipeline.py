@@ -48,7 +48,7 @@ class Pipeline:
         self.conversation = conversation
         self.scorer = scorer
         self.aligner = TokenAligner(index, embedder, answer.token_cache_passages)
-        self._lang_of_passage = {p.pid: p.lang for p in index.passages}
+        self._lang_of_passage = index.passages.langs  # pid → language
 
     # --- stages -----------------------------------------------------------------------------
     def understand(self, question: str, history: list[Turn]) -> Understood:

@@ -45,7 +45,7 @@ class BuildSummary:
         return out
 
 
-def _embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarray],
+def embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarray],
                       bar: tqdm | None) -> tuple[np.ndarray, list[str], int]:
     prompt = embedder.passage_prompt_text
     hashes = [text_hash(prompt, t) for t in texts]
@@ -66,6 +66,11 @@ def _embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.
     return out, hashes, len(todo)
 
 
+def build_settings_of(settings: IndexSettings) -> dict:
+    """The settings that shape an index (recorded in its manifest; an update must match them)."""
+    return {k: v for k, v in asdict(settings).items() if k.startswith(("passage_", "hnsw_", "bm25_k", "bm25_b"))}
+
+
 def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, embedder: Embedder | None = None,
                 progress: bool = True, reuse_from: list[Path] = ()) -> BuildSummary:
     """Build `out` from the corpus folders; embeddings already in `out` (or `reuse_from`) are reused."""
@@ -83,15 +88,14 @@ def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, emb
     s_texts = [s.text for s in sentences]
     total = len(p_texts) + len(s_texts)
     with tqdm(total=total, desc="embedding", unit="text", disable=not progress, leave=False) as bar:
-        pvec, phash, p_new = _embed_with_cache(embedder, p_texts, cache, bar)
-        svec, shash, s_new = _embed_with_cache(embedder, s_texts, cache, bar)
+        pvec, phash, p_new = embed_with_cache(embedder, p_texts, cache, bar)
+        svec, shash, s_new = embed_with_cache(embedder, s_texts, cache, bar)
 
     bm25 = BM25.build([f"{titles[p.doc_id]}\n{passage_text(p, sentences)}" for p in passages],
                       k1=settings.bm25_k1, b=settings.bm25_b)
     findex = dense.build(pvec, settings)
     seconds = time.perf_counter() - started
-    build_settings = {k: v for k, v in asdict(settings).items()
-                      if k.startswith(("passage_", "hnsw_", "bm25_k", "bm25_b"))}
+    build_settings = build_settings_of(settings)
     write_index(out, documents=docs, sentences=sentences, passages=passages, passage_vectors=pvec,
                 sentence_vectors=svec, passage_hashes=phash, sentence_hashes=shash, faiss_index=findex, bm25=bm25,
                 model=manifest_model_info(embedder), settings=build_settings,

@@ -39,9 +39,10 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.passage_langs = np.array([p.lang for p in index.passages])
-        self.langs = sorted(set(self.passage_langs.tolist()))
-        self.lang_masks = {lang: self.passage_langs == lang for lang in self.langs}
+        self.passage_langs = index.passages.langs
+        self.live = index.passages.live  # False for passages of deleted articles (`khabar build --delete`)
+        self.langs = sorted(set(self.passage_langs[self.live].tolist()))
+        self.lang_masks = {lang: (self.passage_langs == lang) & self.live for lang in self.langs}
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.queries([text])[0]
@@ -76,6 +77,7 @@ class Retriever:
         if mode != "dense":
             top = np.argpartition(-bm25, min(n_cand, len(bm25) - 1))[:n_cand]
             cands.update(int(i) for i in top if bm25[i] > 0)
+        cands = {i for i in cands if self.live[i]}
         if not cands:
             return []
         cand = np.fromiter(cands, dtype=np.int64)

@@ -4,18 +4,35 @@ The bot keeps serving while an editor rebuilds, so a build writes into a sibling
 folder and only a finished, manifest-stamped folder is renamed into place. A killed build
 leaves at worst a stray `.tmp-*` sibling; the previous index is untouched. Loading trusts
 nothing: every file is checked against the manifest and a mismatch is named precisely.
+
+What is in the folder, and why (format 2; a million passages in a few GB, loaded in seconds):
+- `store.sqlite`: documents, sentences and passages (stdlib sqlite3), read lazily by id, so
+  loading never turns the archive into Python objects;
+- `passages.npy`: one small int32 row per passage (document row, first sentence, length,
+  language, deleted), the columns retrieval touches for every candidate;
+- `sentence_vectors.npy`: fp16, memory-mapped;
+- `passages.faiss`: the passage vectors (exact fp32 below `hnsw_threshold`, HNSW over fp16
+  codes above), memory-mapped; passage vectors are read back from it, not stored twice;
+- `bm25/`: bm25s, memory-mapped.
+An incremental update (`index.update`) writes a new generation the same way: copy, change,
+swap. Nothing is ever modified in place, so a bot reading the old generation never sees a
+half-applied change.
 """
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import logging
 import os
 import shlex
 import shutil
+import sqlite3
 import tempfile
+import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,38 +48,181 @@ from index.passages import Passage, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 FILES = {
-    "documents": "documents.jsonl",
-    "sentences": "sentences.jsonl",
-    "passages": "passages.jsonl",
-    "passage_vectors": "passage_vectors.npy",
+    "store": "store.sqlite",
+    "passages": "passages.npy",
     "sentence_vectors": "sentence_vectors.npy",
-    "passage_hashes": "passage_hashes.json",
-    "sentence_hashes": "sentence_hashes.json",
     "faiss": "passages.faiss",
     "bm25": "bm25",
 }
+#: Vectors on disk: half precision halves disk and page cache; cosines move by < 1e-3.
+VECTOR_DTYPE = np.float16
+#: Columns of passages.npy.
+P_DOC, P_FIRST, P_COUNT, P_LANG, P_DELETED = range(5)
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, title TEXT NOT NULL,
+    lang TEXT NOT NULL, date TEXT, url TEXT, source TEXT NOT NULL, text_sha TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX documents_live ON documents(doc_id) WHERE deleted = 0;
+CREATE TABLE sentences (sid INTEGER PRIMARY KEY, doc_row INTEGER NOT NULL, position INTEGER NOT NULL,
+    text TEXT NOT NULL, lang TEXT NOT NULL, embed_hash TEXT NOT NULL);
+CREATE TABLE passages (pid INTEGER PRIMARY KEY, doc_row INTEGER NOT NULL, first_sid INTEGER NOT NULL,
+    n_sentences INTEGER NOT NULL, lang TEXT NOT NULL, embed_hash TEXT NOT NULL);
+"""
 
 
 class IndexLoadError(Exception):
     """The index folder cannot be used; the message says why and what to do."""
 
 
+def text_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def corpus_fingerprint(documents: list[Document]) -> str:
+    """One digest of the articles (ids and texts), order-free; an update recomputes it from
+    the stored per-article digests, so it equals a full build's of the same articles."""
+    return fingerprint_of((d.doc_id, text_sha(d.text)) for d in documents)
+
+
+def fingerprint_of(id_and_sha) -> str:
+    h = hashlib.sha256()
+    for doc_id, sha in sorted(id_and_sha):
+        h.update(doc_id.encode() + b"\x00" + sha.encode() + b"\x01")
+    return h.hexdigest()
+
+
+class _Reader:
+    """One read-only connection to a generation's store.sqlite, opened at load and shared by the
+    threads that answer (under a lock; each query takes microseconds). Opened once on purpose:
+    after a swap the same path names the next generation, and an Index must keep reading its own.
+    `immutable=1`: a generation is never written after its swap, so no file locking is needed."""
+
+    def __init__(self, path: Path):
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def all(self, sql: str, args=()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def one(self, sql: str, args=()) -> tuple | None:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class Documents(Mapping):
+    """doc_id → Document for the articles being served, read from SQLite on demand."""
+
+    def __init__(self, db: _Reader, count: int):
+        self._db, self._count = db, count
+
+    def _row(self, where: str, arg) -> Document | None:
+        row = self._db.one(f"SELECT row, doc_id, title, lang, date, url, source FROM documents WHERE {where}", (arg,))
+        if row is None:
+            return None
+        text = " ".join(t for (t,) in self._db.all("SELECT text FROM sentences WHERE doc_row = ? ORDER BY sid",
+                                                     (row[0],)))
+        return Document(doc_id=row[1], title=row[2], text=text, lang=row[3], date=row[4], url=row[5], source=row[6])
+
+    def __getitem__(self, doc_id: str) -> Document:
+        doc = self._row("doc_id = ? AND deleted = 0", doc_id)
+        if doc is None:
+            raise KeyError(doc_id)
+        return doc
+
+    def __contains__(self, doc_id) -> bool:
+        return self._db.one("SELECT 1 FROM documents WHERE doc_id = ? AND deleted = 0", (doc_id,)) is not None
+
+    def __iter__(self):
+        return iter([d for (d,) in self._db.all("SELECT doc_id FROM documents WHERE deleted = 0 ORDER BY row")])
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class Passages(Sequence):
+    """pid → Passage from the int32 table; `langs`, `doc_rows` and `live` as arrays for retrieval."""
+
+    def __init__(self, table: np.ndarray, lang_names: list[str], doc_id_of):
+        self.table = table
+        self.lang_names = lang_names
+        self._doc_id_of = doc_id_of
+        self.langs = np.array(lang_names, dtype=object)[table[:, P_LANG]] if len(table) else np.array([], object)
+        self.live = table[:, P_DELETED] == 0
+
+    def __getitem__(self, pid):
+        if isinstance(pid, slice):
+            return [self[i] for i in range(*pid.indices(len(self)))]
+        r = self.table[int(pid)]
+        return Passage(int(pid), self._doc_id_of(int(r[P_DOC])), int(r[P_FIRST]), int(r[P_COUNT]),
+                       self.lang_names[int(r[P_LANG])])
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+class Sentences(Sequence):
+    """sid → Sentence, read from SQLite on demand."""
+
+    def __init__(self, db: _Reader, count: int, doc_id_of):
+        self._db, self._count, self._doc_id_of = db, count, doc_id_of
+
+    def __getitem__(self, sid):
+        if isinstance(sid, slice):
+            return [self[i] for i in range(*sid.indices(len(self)))]
+        sid = int(sid)
+        if not 0 <= sid < self._count:
+            raise IndexError(sid)
+        row = self._db.one("SELECT doc_row, position, text, lang FROM sentences WHERE sid = ?", (sid,))
+        return Sentence(sid, self._doc_id_of(row[0]), row[1], row[2], row[3])
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class PassageVectors:
+    """The passage vectors, read back from faiss (stored once): `vectors[ids]`, `np.asarray(vectors)`."""
+
+    def __init__(self, faiss_index: faiss.Index):
+        self._index = faiss_index
+
+    def __getitem__(self, ids) -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
+        return self._index.reconstruct_batch(ids)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self._index.reconstruct_n(0, self._index.ntotal)
+        return out if dtype is None else out.astype(dtype)
+
+    def __len__(self) -> int:
+        return self._index.ntotal
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._index.ntotal, self._index.d)
+
+
 @dataclass
 class Index:
     path: Path
     manifest: dict
-    documents: dict[str, Document]
-    sentences: list[Sentence]
-    passages: list[Passage]
-    passage_vectors: np.ndarray
+    documents: Documents
+    sentences: Sentences
+    passages: Passages
+    passage_vectors: PassageVectors
     sentence_vectors: np.ndarray
-    passage_hashes: list[str]
-    sentence_hashes: list[str]
     faiss_index: faiss.Index
     bm25: BM25
+    db: _Reader
 
     @property
     def model_id(self) -> str:
@@ -72,56 +232,98 @@ class Index:
     def build_id(self) -> str:
         return self.manifest["build_id"]
 
+    def hashes(self, kind: str) -> list[str]:
+        """Embedding content keys of every passage or sentence (`kind`), in id order."""
+        table = {"passage": "passages", "sentence": "sentences"}[kind]
+        return [h for (h,) in self.db.all(f"SELECT embed_hash FROM {table} ORDER BY rowid")]
 
-def corpus_fingerprint(documents: list[Document]) -> str:
-    h = hashlib.sha256()
-    for doc in sorted(documents, key=lambda d: d.doc_id):
-        h.update(doc.doc_id.encode() + b"\x00" + doc.text.encode() + b"\x01")
-    return h.hexdigest()
+    @property
+    def passage_hashes(self) -> list[str]:
+        return self.hashes("passage")
+
+    @property
+    def sentence_hashes(self) -> list[str]:
+        return self.hashes("sentence")
 
 
-def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+def new_store(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path)
+    conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
+    return conn
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+def insert_rows(conn: sqlite3.Connection, *, documents: list[Document], doc_rows: dict[str, int],
+                sentences: list[Sentence], passages: list[Passage], sentence_hashes: list[str],
+                passage_hashes: list[str]) -> None:
+    """Add documents, sentences and passages (ids already final) in the caller's transaction."""
+    conn.executemany("INSERT INTO documents (row, doc_id, title, lang, date, url, source, text_sha) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     ((doc_rows[d.doc_id], d.doc_id, d.title, d.lang, d.date, d.url, d.source, text_sha(d.text))
+                      for d in documents))
+    conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
+                     ((s.sid, doc_rows[s.doc_id], s.position, s.text, s.lang, h)
+                      for s, h in zip(sentences, sentence_hashes)))
+    conn.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
+                     ((p.pid, doc_rows[p.doc_id], p.first_sid, p.n_sentences, p.lang, h)
+                      for p, h in zip(passages, passage_hashes)))
+
+
+def passage_table(passages: list[Passage], doc_rows: dict[str, int], lang_names: list[str]) -> np.ndarray:
+    code = {lang: i for i, lang in enumerate(lang_names)}
+    table = np.zeros((len(passages), 5), dtype=np.int32)
+    for i, p in enumerate(passages):
+        table[i] = (doc_rows[p.doc_id], p.first_sid, p.n_sentences, code[p.lang], 0)
+    return table
+
+
+def save_vectors(path: Path, vectors: np.ndarray) -> None:
+    np.save(path, np.asarray(vectors).astype(VECTOR_DTYPE, copy=False))
 
 
 def write_index(out: Path, *, documents: list[Document], sentences: list[Sentence], passages: list[Passage],
                 passage_vectors: np.ndarray, sentence_vectors: np.ndarray, passage_hashes: list[str],
                 sentence_hashes: list[str], faiss_index: faiss.Index, bm25: BM25, model: dict,
                 settings: dict, stats: dict) -> Path:
-    """Write everything into a temporary sibling, then swap it in with renames."""
+    """Write a whole index into a temporary sibling, then swap it in."""
+    del passage_vectors  # faiss holds them; kept in the signature so every writer passes the same things
+    doc_rows = {d.doc_id: i for i, d in enumerate(documents)}
+    lang_names = sorted({p.lang for p in passages} | {s.lang for s in sentences})
+
+    def fill(tmp: Path) -> None:
+        conn = new_store(tmp / FILES["store"])
+        with conn:
+            insert_rows(conn, documents=documents, doc_rows=doc_rows, sentences=sentences, passages=passages,
+                        sentence_hashes=sentence_hashes, passage_hashes=passage_hashes)
+        conn.close()
+        np.save(tmp / FILES["passages"], passage_table(passages, doc_rows, lang_names))
+        save_vectors(tmp / FILES["sentence_vectors"], sentence_vectors)
+        dense.save(faiss_index, tmp / FILES["faiss"])
+        bm25.save(tmp / FILES["bm25"])
+
+    manifest = {"model": model, "langs": lang_names,
+                "counts": {"documents": len(documents), "sentences": len(sentences), "passages": len(passages)},
+                "document_rows": len(documents),
+                "corpus_fingerprint": corpus_fingerprint(documents), "faiss": dense.kind(faiss_index),
+                "settings": settings, "stats": stats}
+    return write_generation(out, fill, manifest)
+
+
+def write_generation(out: Path, fill, manifest: dict) -> Path:
+    """Make a temporary sibling of `out`, let `fill(tmp)` write the data files, stamp the
+    manifest (last: a folder without one was never finished), fsync, and swap it in."""
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        _write_jsonl(tmp / FILES["documents"], (d.to_json() for d in documents))
-        _write_jsonl(tmp / FILES["sentences"], (s.to_json() for s in sentences))
-        _write_jsonl(tmp / FILES["passages"], (p.to_json() for p in passages))
-        np.save(tmp / FILES["passage_vectors"], passage_vectors.astype(np.float32))
-        np.save(tmp / FILES["sentence_vectors"], sentence_vectors.astype(np.float32))
-        (tmp / FILES["passage_hashes"]).write_text(json.dumps(passage_hashes))
-        (tmp / FILES["sentence_hashes"]).write_text(json.dumps(sentence_hashes))
-        dense.save(faiss_index, tmp / FILES["faiss"])
-        bm25.save(tmp / FILES["bm25"])
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "build_id": f"{time.time_ns():x}",
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "model": model,
-            "counts": {"documents": len(documents), "sentences": len(sentences), "passages": len(passages)},
-            "corpus_fingerprint": corpus_fingerprint(documents),
-            "faiss": dense.kind(faiss_index),
-            "settings": settings,
-            "stats": stats,
-            "files": sorted(FILES.values()),
-        }
-        # The manifest is written last: a folder without one was never finished.
+        fill(tmp)
+        build_id = f"{time.time_ns():x}"
+        conn = sqlite3.connect(tmp / FILES["store"])
+        with conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('build_id', ?)", (build_id,))
+        conn.close()
+        manifest = {"format_version": FORMAT_VERSION, "build_id": build_id,
+                    "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    **manifest, "files": sorted(FILES.values())}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         for f in tmp.rglob("*"):
             if f.is_file():
@@ -243,10 +445,14 @@ def rebuild_command(path: Path) -> str:
 def _corpus_folder(path: Path) -> str | None:
     """The deepest folder holding every indexed article, from the documents' `source` paths."""
     try:
-        sources = [row.get("source") or "" for row in _read_jsonl(path / FILES["documents"])]
+        conn = sqlite3.connect(f"file:{path / FILES['store']}?mode=ro", uri=True)
+        try:
+            sources = [s or "" for (s,) in conn.execute("SELECT source FROM documents WHERE deleted = 0")]
+        finally:
+            conn.close()
         folders = {os.path.dirname(_strip_line_number(s)) for s in sources}
         common = os.path.commonpath(sorted(folders)) if folders and "" not in folders else ""
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, sqlite3.Error):
         return None
     return common if common not in ("", os.sep) else None
 
@@ -258,6 +464,8 @@ def _strip_line_number(source: str) -> str:
 
 
 def load_index(path: Path, expect_model_id: str | None = None) -> Index:
+    """Open an index folder for serving: checks everything against the manifest, reads nothing
+    in bulk (text stays in SQLite, vectors and BM25 are memory-mapped)."""
     path = Path(path)
     manifest = read_manifest(path)
     if expect_model_id is not None:
@@ -267,55 +475,68 @@ def load_index(path: Path, expect_model_id: str | None = None) -> Index:
         raise IndexLoadError(f"index {path} is incomplete: missing {', '.join(missing)}. Rebuild it.")
     counts = manifest["counts"]
     try:
-        docs = [Document(**row) for row in _read_jsonl(path / FILES["documents"])]
-        sentences = [Sentence(**row) for row in _read_jsonl(path / FILES["sentences"])]
-        passages = [Passage(**row) for row in _read_jsonl(path / FILES["passages"])]
-        pvec = np.load(path / FILES["passage_vectors"], mmap_mode="r")
+        db = _Reader(path / FILES["store"])
+        stored_id = db.one("SELECT value FROM meta WHERE key = 'build_id'")
+        n_doc_rows, n_docs = db.one("SELECT count(*), sum(deleted = 0) FROM documents")
+        n_sent = db.one("SELECT max(sid) + 1 FROM sentences")[0] or 0
+        n_pass = db.one("SELECT max(pid) + 1 FROM passages")[0] or 0
+        table = np.load(path / FILES["passages"], mmap_mode="r")
         svec = np.load(path / FILES["sentence_vectors"], mmap_mode="r")
-        phash = json.loads((path / FILES["passage_hashes"]).read_text())
-        shash = json.loads((path / FILES["sentence_hashes"]).read_text())
         findex = dense.load(path / FILES["faiss"])
-        bm25 = BM25.load(path / FILES["bm25"])
+        bm25 = BM25.load(path / FILES["bm25"], mmap=True)
     except Exception as exc:  # noqa: BLE001 - any corrupt file gets the same advice
         raise IndexLoadError(f"index {path} is damaged ({type(exc).__name__}: {exc}); rebuild it.") from None
     problems = []
-    for what, got in (("documents", len(docs)), ("sentences", len(sentences)), ("passages", len(passages))):
-        if got != counts[what]:
-            problems.append(f"{what}: manifest says {counts[what]}, found {got}")
+    if stored_id is None or stored_id[0] != manifest["build_id"]:
+        problems.append(f"{FILES['store']} belongs to build {stored_id[0] if stored_id else None}, "
+                        f"the manifest to {manifest['build_id']}")
+    for what, got in (("documents", n_docs or 0), ("sentences", n_sent), ("passages", n_pass)):
+        if got != counts.get(what):
+            problems.append(f"{what}: manifest says {counts.get(what)}, found {got}")
+    if n_doc_rows != manifest.get("document_rows"):
+        problems.append(f"document rows: manifest says {manifest.get('document_rows')}, found {n_doc_rows}")
     dim = manifest["model"]["dim"]
-    for what, arr, n in (("passage vectors", pvec, len(passages)), ("sentence vectors", svec, len(sentences))):
-        if arr.shape != (n, dim):
-            problems.append(f"{what}: shape {arr.shape}, expected {(n, dim)}")
-    if findex.ntotal != len(passages) or bm25.size != len(passages):
-        problems.append(f"faiss has {findex.ntotal} and BM25 {bm25.size} passages, expected {len(passages)}")
-    if len(phash) != len(passages) or len(shash) != len(sentences):
-        problems.append("embedding hash lists do not match the passage/sentence counts")
+    if svec.shape != (n_sent, dim):
+        problems.append(f"sentence vectors: shape {svec.shape}, expected {(n_sent, dim)}")
+    if table.shape != (n_pass, 5):
+        problems.append(f"passage table: shape {table.shape}, expected {(n_pass, 5)}")
+    if findex.ntotal != n_pass or bm25.size != n_pass or findex.d != dim:
+        problems.append(f"faiss has {findex.ntotal} and BM25 {bm25.size} passages, expected {n_pass}")
     if problems:
         raise IndexLoadError(f"index {path} is inconsistent ({'; '.join(problems)}); rebuild it.")
-    return Index(path=path, manifest=manifest, documents={d.doc_id: d for d in docs}, sentences=sentences,
-                 passages=passages, passage_vectors=pvec, sentence_vectors=svec, passage_hashes=phash,
-                 sentence_hashes=shash, faiss_index=findex, bm25=bm25)
+    table = np.array(table)  # small (20 bytes a passage); every candidate touches it
+    doc_id_of = _doc_ids(db)
+    return Index(path=path, manifest=manifest, documents=Documents(db, counts["documents"]),
+                 sentences=Sentences(db, n_sent, doc_id_of), passages=Passages(table, manifest["langs"], doc_id_of),
+                 passage_vectors=PassageVectors(findex), sentence_vectors=svec, faiss_index=findex, bm25=bm25, db=db)
+
+
+def _doc_ids(db: _Reader):
+    """document row → doc_id, remembered (a reply cites a handful of articles)."""
+    @functools.lru_cache(maxsize=65536)
+    def doc_id_of(row: int) -> str:
+        found = db.one("SELECT doc_id FROM documents WHERE row = ?", (int(row),))
+        if found is None:
+            raise IndexLoadError(f"document row {row} is missing from the store; rebuild the index.")
+        return found[0]
+    return doc_id_of
 
 
 def cached_vectors(path: Path, model_id: str) -> dict[str, np.ndarray]:
     """hash → vector from a previous index of the same model, so a rebuild embeds only what changed."""
     try:
-        manifest = read_manifest(path)
+        index = load_index(path, expect_model_id=model_id)
     except IndexLoadError:
-        return {}
-    model = manifest.get("model") or {}
-    if model.get("id_scheme") != MODEL_ID_SCHEME or not same_model(str(model.get("id")), model_id):
         return {}
     cache: dict[str, np.ndarray] = {}
     try:
-        for hname, vname in (("passage_hashes", "passage_vectors"), ("sentence_hashes", "sentence_vectors")):
-            hashes = json.loads((path / FILES[hname]).read_text())
-            vecs = np.load(path / FILES[vname], mmap_mode="r")
+        svec = np.asarray(index.sentence_vectors, dtype=np.float32)
+        pvec = np.asarray(index.passage_vectors, dtype=np.float32)
+        for hashes, vecs in ((index.hashes("passage"), pvec), (index.hashes("sentence"), svec)):
             if len(hashes) != len(vecs):
                 return {}
-            for i, h in enumerate(hashes):
-                cache[h] = vecs[i]
-    except (OSError, ValueError) as exc:
+            cache.update(zip(hashes, vecs))
+    except (OSError, ValueError, sqlite3.Error) as exc:
         log.warning("embedding cache in %s unusable (%s); embedding everything", path, exc)
         return {}
     return cache
