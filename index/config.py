@@ -33,7 +33,7 @@ class IndexSettings:
     torch_threads: int = 1
     #: What computes passage and query vectors: "onnx" (onnxruntime over the export in
     #: <model>/onnx/, made at setup; the same vectors as torch, faster) or "torch".
-    #: Token vectors for the answerer's alignment always come from torch.
+    #: The answerer's token vectors (alignment) come from the same backend.
     embed_backend: str = "onnx"
     #: ONNX precision: "fp32" or "int8" (dynamic quantisation; a model id of its own, so an
     #: index must be built with it). Chosen by measurement: BENCHMARKS.md.

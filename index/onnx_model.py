@@ -36,7 +36,7 @@ ONNX_DIR = "onnx"
 FILES = {"fp32": "model.onnx", "int8": "model_qint8.onnx"}
 STAMP = "khabar_onnx.json"
 #: Bumped when the export itself changes (inputs, outputs, opset): old exports are redone.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: the stamp records the torch dtype (the model id needs it without torch)
 OPSET = 17
 
 
@@ -55,6 +55,13 @@ def _fingerprint(model_dir: Path) -> str:
     from index.embed import model_fingerprint
 
     return model_fingerprint(Path(model_dir), dtype="float32")
+
+
+def read_stamp(model_dir: Path) -> dict:
+    try:
+        return json.loads((Path(model_dir) / ONNX_DIR / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def is_current(model_dir: Path, precision: str) -> bool:
@@ -79,21 +86,23 @@ def export(model_dir: Path, precisions: tuple[str, ...] = ("fp32", "int8"), forc
     folder.mkdir(parents=True, exist_ok=True)
     (folder / STAMP).unlink(missing_ok=True)  # nothing counts as current while files change
     fp32 = onnx_path(model_dir, "fp32")
+    torch_dtype = read_stamp(model_dir).get("torch_dtype")
     if "fp32" not in current:  # int8 is quantised from it, so anything quantised before is stale too
-        _export_fp32(model_dir, fp32)
+        torch_dtype = _export_fp32(model_dir, fp32)
         current = {"fp32"}
     if "int8" in precisions and "int8" not in current:
         _quantise(fp32, onnx_path(model_dir, "int8"))
         current.add("int8")
     stamp = {"version": EXPORT_VERSION, "source": _fingerprint(model_dir), "opset": OPSET,
-             "files": {p: FILES[p] for p in sorted(current)}}
+             "torch_dtype": torch_dtype, "files": {p: FILES[p] for p in sorted(current)}}
     tmp = folder / (STAMP + ".tmp")
     tmp.write_text(json.dumps(stamp, indent=1), encoding="utf-8")
     os.replace(tmp, folder / STAMP)
     return out
 
 
-def _export_fp32(model_dir: Path, target: Path) -> None:
+def _export_fp32(model_dir: Path, target: Path) -> str:
+    """Export the transformer; returns the dtype sentence-transformers loads it in (the model id's)."""
     import warnings
 
     import torch
@@ -124,6 +133,7 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
                           opset_version=OPSET, dynamo=False)
     os.replace(tmp, target)
     log.info("exported %s in %.1f s", target, time.perf_counter() - started)
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
 
 
 def _quantise(source: Path, target: Path) -> None:

@@ -72,7 +72,11 @@ CREATE TABLE sentences (sid INTEGER PRIMARY KEY, doc_row INTEGER NOT NULL, posit
     text TEXT NOT NULL, lang TEXT NOT NULL, embed_hash TEXT NOT NULL);
 CREATE TABLE passages (pid INTEGER PRIMARY KEY, doc_row INTEGER NOT NULL, first_sid INTEGER NOT NULL,
     n_sentences INTEGER NOT NULL, lang TEXT NOT NULL, embed_hash TEXT NOT NULL);
+CREATE INDEX sentences_doc ON sentences(doc_row);
+CREATE INDEX passages_doc ON passages(doc_row);
 """
+#: Articles kept as objects once read (a question cites a handful; the cache bounds memory).
+DOCUMENT_CACHE = 4096
 
 
 class IndexLoadError(Exception):
@@ -124,6 +128,10 @@ class Documents(Mapping):
 
     def __init__(self, db: _Reader, count: int):
         self._db, self._count = db, count
+        self._get = functools.lru_cache(maxsize=DOCUMENT_CACHE)(self._live)
+
+    def _live(self, doc_id: str) -> Document | None:
+        return self._row("doc_id = ? AND deleted = 0", doc_id)
 
     def _row(self, where: str, arg) -> Document | None:
         row = self._db.one(f"SELECT row, doc_id, title, lang, date, url, source FROM documents WHERE {where}", (arg,))
@@ -134,7 +142,7 @@ class Documents(Mapping):
         return Document(doc_id=row[1], title=row[2], text=text, lang=row[3], date=row[4], url=row[5], source=row[6])
 
     def __getitem__(self, doc_id: str) -> Document:
-        doc = self._row("doc_id = ? AND deleted = 0", doc_id)
+        doc = self._get(doc_id)
         if doc is None:
             raise KeyError(doc_id)
         return doc
