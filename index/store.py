@@ -407,7 +407,7 @@ def read_manifest(path: Path) -> dict:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexLoadError(f"index {path} has format version {version}, this Khabar reads version "
-                             f"{FORMAT_VERSION}; rebuild it with scripts/build_index.py.")
+                             f"{FORMAT_VERSION}; rebuild it once: {rebuild_command(path)}")
     return manifest
 
 
@@ -453,11 +453,15 @@ def rebuild_command(path: Path) -> str:
 def _corpus_folder(path: Path) -> str | None:
     """The deepest folder holding every indexed article, from the documents' `source` paths."""
     try:
-        conn = sqlite3.connect(f"file:{path / FILES['store']}?mode=ro", uri=True)
-        try:
-            sources = [s or "" for (s,) in conn.execute("SELECT source FROM documents WHERE deleted = 0")]
-        finally:
-            conn.close()
+        if (path / "documents.jsonl").is_file() and not (path / FILES["store"]).is_file():  # format 1
+            with (path / "documents.jsonl").open(encoding="utf-8") as fh:
+                sources = [json.loads(line).get("source") or "" for line in fh if line.strip()]
+        else:
+            conn = sqlite3.connect(f"file:{path / FILES['store']}?mode=ro", uri=True)
+            try:
+                sources = [s or "" for (s,) in conn.execute("SELECT source FROM documents WHERE deleted = 0")]
+            finally:
+                conn.close()
         folders = {os.path.dirname(_strip_line_number(s)) for s in sources}
         common = os.path.commonpath(sorted(folders)) if folders and "" not in folders else ""
     except (OSError, ValueError, AttributeError, sqlite3.Error):

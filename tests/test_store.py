@@ -268,3 +268,16 @@ def test_rebuild_embeds_only_new_or_changed_text(tmp_path, settings, embedder, s
             assert np.array_equal(new.sentence_vectors[i], s_old[h])
     fresh = embedder.passages([new.sentences[new_s[0]].text])[0]
     assert float(np.dot(fresh, new.sentence_vectors[new_s[0]])) > 0.999
+
+
+def test_format_1_folder_is_refused_with_its_rebuild_command(tmp_path):
+    """An index written by Khabar before the SQLite store: JSONL files, format_version 1."""
+    old = tmp_path / "old-index"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"format_version": 1, "build_id": "1"}), encoding="utf-8")
+    (old / "documents.jsonl").write_text(
+        "\n".join(json.dumps({"doc_id": f"d{i}", "source": f"/archive/2021/d{i}.txt"}) for i in range(3)) + "\n",
+        encoding="utf-8")
+    with pytest.raises(IndexLoadError, match=r"format version 1, this Khabar reads version 2; rebuild it once: "
+                                             r"`python scripts/build_index.py --corpus /archive/2021 --out "):
+        load_index(old)
