@@ -14,7 +14,7 @@ from index.bm25 import BM25
 from index.config import IndexSettings
 from index.corpus import Skipped, read_corpus
 from index.embed import Embedder, manifest_model_info, text_hash
-from index.passages import embed_text, passage_text, segment
+from index.passages import Passage, embed_text, passage_text, segment
 from index.store import cached_vectors, write_index
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,76 @@ def embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.n
     return out, hashes, len(todo)
 
 
+def embed_all(embedder: Embedder, passages: list[Passage], sentences, titles: dict[str, str],
+              settings: IndexSettings, cache: dict[str, np.ndarray], progress: bool
+              ) -> tuple[np.ndarray, list[str], np.ndarray, list[str], int]:
+    """Passage and sentence vectors (and their content keys) for `passages` and the sentences
+    they hold (`sentences`: sid → Sentence), taking what `cache` has; returns how many texts were
+    embedded. `settings.sentence_vectors` says whether sentences get a pass of their own."""
+    p_texts = [embed_text(p, sentences, titles[p.doc_id]) for p in passages]
+    own = sorted({sid for p in passages for sid in p.sids})
+    if settings.sentence_vectors == "separate":
+        s_texts = [sentences[sid].text for sid in own]
+        with tqdm(total=len(p_texts) + len(s_texts), desc="embedding", unit="text", disable=not progress,
+                  leave=False) as bar:
+            pvec, phash, p_new = embed_with_cache(embedder, p_texts, cache, bar)
+            svec, shash, s_new = embed_with_cache(embedder, s_texts, cache, bar)
+        return pvec, phash, svec, shash, p_new + s_new
+    if settings.sentence_vectors != "passage":
+        raise ValueError(f"sentence_vectors must be 'separate' or 'passage', not {settings.sentence_vectors!r}")
+    return _embed_one_pass(embedder, passages, sentences, p_texts, own, cache, progress)
+
+
+def _embed_one_pass(embedder, passages, sentences, p_texts, own, cache, progress):
+    """Each sentence's vector is the mean of its tokens in the first passage holding it."""
+    prompt = embedder.passage_prompt_text
+    phash = [text_hash(prompt, t) for t in p_texts]
+    row_of = {sid: i for i, sid in enumerate(own)}
+    shash: list[str | None] = [None] * len(own)
+    spans: list[list[tuple[int, int]]] = []
+    owned: list[list[int]] = []
+    for p, text in zip(passages, p_texts):
+        pos = len(text) - len(" ".join(sentences[sid].text for sid in p.sids))  # after "title\n", if any
+        mine, cuts = [], []
+        for k, sid in enumerate(p.sids):
+            n = len(sentences[sid].text)
+            if shash[row_of[sid]] is None:
+                shash[row_of[sid]] = text_hash(prompt + "\x00in-passage", f"{text}\x00{k}")
+                mine.append(row_of[sid])
+                cuts.append((pos, pos + n))
+            pos += n + 1
+        owned.append(mine)
+        spans.append(cuts)
+    pvec = np.zeros((len(passages), embedder.dim), np.float32)
+    svec = np.zeros((len(own), embedder.dim), np.float32)
+    todo = []
+    for i, h in enumerate(phash):
+        if h in cache and all(shash[r] in cache for r in owned[i]):
+            pvec[i] = cache[h]
+            for r in owned[i]:
+                svec[r] = cache[shash[r]]
+        else:
+            todo.append(i)
+    with tqdm(total=len(passages), desc="embedding", unit="passage", disable=not progress, leave=False) as bar:
+        bar.update(len(passages) - len(todo))
+        for start in range(0, len(todo), EMBED_CHUNK):
+            chunk = todo[start:start + EMBED_CHUNK]
+            pooled, spanned = embedder.passages_and_spans([p_texts[i] for i in chunk], [spans[i] for i in chunk])
+            for j, i in enumerate(chunk):
+                pvec[i] = pooled[j]
+                for r, v in zip(owned[i], spanned[j]):
+                    svec[r] = v
+            bar.update(len(chunk))
+    missing = [r for r in range(len(own)) if not np.any(svec[r])]  # a span cut off at max_seq_length
+    if missing:
+        svec[missing] = embedder.passages([sentences[own[r]].text for r in missing])
+    return pvec, phash, svec, shash, len(todo) + sum(len(owned[i]) for i in todo)
+
+
 def build_settings_of(settings: IndexSettings) -> dict:
     """The settings that shape an index (recorded in its manifest; an update must match them)."""
-    return {k: v for k, v in asdict(settings).items() if k.startswith(("passage_", "hnsw_", "bm25_k", "bm25_b"))}
+    return {k: v for k, v in asdict(settings).items()
+            if k.startswith(("passage_", "hnsw_", "bm25_k", "bm25_b")) or k == "sentence_vectors"}
 
 
 def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, embedder: Embedder | None = None,
@@ -84,12 +151,8 @@ def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, emb
     for folder in [*reuse_from, Path(out)]:
         cache.update(cached_vectors(Path(folder), embedder.model_id))
 
-    p_texts = [embed_text(p, sentences, titles[p.doc_id]) for p in passages]
-    s_texts = [s.text for s in sentences]
-    total = len(p_texts) + len(s_texts)
-    with tqdm(total=total, desc="embedding", unit="text", disable=not progress, leave=False) as bar:
-        pvec, phash, p_new = embed_with_cache(embedder, p_texts, cache, bar)
-        svec, shash, s_new = embed_with_cache(embedder, s_texts, cache, bar)
+    pvec, phash, svec, shash, embedded = embed_all(embedder, passages, sentences, titles, settings, cache, progress)
+    total = len(passages) + len(sentences)
 
     bm25 = BM25.build([f"{titles[p.doc_id]}\n{passage_text(p, sentences)}" for p in passages],
                       k1=settings.bm25_k1, b=settings.bm25_b)
@@ -99,8 +162,8 @@ def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, emb
     write_index(out, documents=docs, sentences=sentences, passages=passages, passage_vectors=pvec,
                 sentence_vectors=svec, passage_hashes=phash, sentence_hashes=shash, faiss_index=findex, bm25=bm25,
                 model=manifest_model_info(embedder), settings=build_settings,
-                stats={"seconds": round(seconds, 2), "embedded": p_new + s_new, "reused": total - p_new - s_new,
+                stats={"seconds": round(seconds, 2), "embedded": embedded, "reused": total - embedded,
                        "skipped": [asdict(s) for s in corpus.skipped]})
     return BuildSummary(out=Path(out), documents=len(docs), passages=len(passages), sentences=len(sentences),
-                        embedded=p_new + s_new, reused=total - p_new - s_new,
+                        embedded=embedded, reused=total - embedded,
                         seconds=time.perf_counter() - started, skipped=corpus.skipped)

@@ -43,6 +43,11 @@ class IndexSettings:
     #: onnxruntime threads (0: one per core). Idle threads sleep, never spin.
     embed_threads: int = 0
 
+    #: Where sentence vectors come from: "separate" (each sentence embedded on its own) or
+    #: "passage" (one pass per passage: the mean of the passage's contextual token vectors over
+    #: the sentence's tokens, so a build embeds passages only). Chosen by measurement: BENCHMARKS.md.
+    sentence_vectors: str = "separate"
+
     # --- passages ------------------------------------------------------------------------
     #: Sentences per passage and how many are shared with the next one.
     passage_sentences: int = 4

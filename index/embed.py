@@ -247,6 +247,48 @@ class Embedder:
             out[rows] = mean_pool(self.onnx.hidden(batch, mask), mask)
         return out
 
+    def passages_and_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                           ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One pass per text: its pooled vector, and for each (start, end) character span of it the
+        mean of the contextual token vectors inside the span (L2-normalised; a zero row where the
+        span has no token, e.g. cut off at max_seq_length)."""
+        from index.onnx_model import mean_pool
+
+        prefix = self.prompts.get(self.passage_prompt or "", "")
+        pooled = np.empty((len(texts), self.dim), dtype=np.float32)
+        spanned: list[np.ndarray] = [np.zeros((len(s), self.dim), np.float32) for s in spans]
+        encoded = [self._ids_and_offsets(prefix + t) for t in texts]
+        order = np.argsort([e[0].shape[1] for e in encoded], kind="stable")
+        size = max(1, self.settings.embed_batch_size)
+        for start in range(0, len(order), size):
+            rows = order[start:start + size]
+            width = max(encoded[i][0].shape[1] for i in rows)
+            batch = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                n = encoded[i][0].shape[1]
+                batch[r, :n], mask[r, :n] = encoded[i][0][0], 1
+            hidden = self._hidden(batch, mask)
+            pooled[rows] = mean_pool(hidden, mask)
+            for r, i in enumerate(rows):
+                offsets = encoded[i][1] - len(prefix)
+                real = (offsets[:, 1] > offsets[:, 0]) & (offsets[:, 0] >= 0)
+                for k, (a, b) in enumerate(spans[i]):
+                    inside = real & (offsets[:, 0] >= a) & (offsets[:, 1] <= b)
+                    if inside.any():
+                        v = hidden[r, :len(offsets)][inside].mean(axis=0)
+                        spanned[i][k] = v / max(float(np.linalg.norm(v)), 1e-12)
+        return pooled, spanned
+
+    def _hidden(self, batch: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.onnx is not None:
+            return self.onnx.hidden(batch, mask).astype(np.float32)
+        import torch
+
+        with torch.inference_mode():
+            out = self.model[0].auto_model(input_ids=torch.from_numpy(batch), attention_mask=torch.from_numpy(mask))
+        return out.last_hidden_state.float().numpy()
+
     def queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt, progress=False)
 

@@ -25,15 +25,14 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from tqdm import tqdm
 
 from index import dense
 from index.bm25 import BM25
-from index.build import build_settings_of, embed_with_cache
+from index.build import build_settings_of, embed_all
 from index.config import IndexSettings
 from index.corpus import Document, Skipped, read_corpus
 from index.embed import Embedder, manifest_model_info
-from index.passages import Passage, Sentence, embed_text, segment
+from index.passages import Passage, Sentence, segment
 from index.store import (FILES, P_DELETED, P_DOC, Index, IndexLoadError, fingerprint_of, insert_rows, load_index,
                          passage_table, write_generation)
 
@@ -102,13 +101,8 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
     t = time.perf_counter()
     cache = _vectors_of_rows(old, gone_rows)
     titles = {d.doc_id: d.title for d in new_docs}
-    local = {s.sid: s for s in sentences}
-    p_texts = [embed_text(p, local, titles[p.doc_id]) for p in passages]  # any sid → Sentence lookup
-    s_texts = [s.text for s in sentences]
-    with tqdm(total=len(p_texts) + len(s_texts), desc="embedding", unit="text", disable=not progress,
-              leave=False) as bar:
-        pvec, phash, p_new = embed_with_cache(embedder, p_texts, cache, bar)
-        svec, shash, s_new = embed_with_cache(embedder, s_texts, cache, bar)
+    pvec, phash, svec, shash, embedded = embed_all(embedder, passages, {s.sid: s for s in sentences}, titles,
+                                                   settings, cache, progress)
     phases["embed"] = time.perf_counter() - t
 
     manifest: dict = {}
@@ -143,7 +137,7 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
             "settings": old.manifest["settings"],
             "stats": {**old.manifest.get("stats", {}),
                       "last_update": {"added": len(new_docs) - len(replaced), "replaced": len(replaced),
-                                      "deleted": len(set(delete) - set(replaced)), "embedded": p_new + s_new,
+                                      "deleted": len(set(delete) - set(replaced)), "embedded": embedded,
                                       "seconds": round(time.perf_counter() - started, 2)}}})
 
     t = time.perf_counter()
@@ -151,7 +145,7 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
     phases["write_and_swap"] = time.perf_counter() - t
     return UpdateSummary(out=path, added=[d.doc_id for d in new_docs if d.doc_id not in replaced],
                          replaced=replaced, deleted=sorted(set(delete) - set(replaced)), passages=len(passages),
-                         sentences=len(sentences), embedded=p_new + s_new, seconds=time.perf_counter() - started,
+                         sentences=len(sentences), embedded=embedded, seconds=time.perf_counter() - started,
                          phases={k: round(v, 3) for k, v in phases.items()},
                          skipped=corpus.skipped if corpus else [])
 
@@ -159,8 +153,8 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
 def _check_settings(old: Index, settings: IndexSettings) -> None:
     """New passages must be cut like the old ones, or the index would mix two segmentations."""
     now = build_settings_of(settings)
-    was = old.manifest.get("settings", {})
-    differ = sorted(k for k in now if k.startswith("passage_") and was.get(k) != now[k])
+    was = {"sentence_vectors": "separate", **old.manifest.get("settings", {})}
+    differ = sorted(k for k in now if k.startswith(("passage_", "sentence_")) and was.get(k) != now[k])
     if differ:
         raise IndexUpdateError(
             f"the index was built with {', '.join(f'{k}={was.get(k)}' for k in differ)} and the settings now say "
