@@ -61,6 +61,16 @@ class IndexSettings:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
+    #: Above this many passages the dense index is compressed: OPQ + IVF-PQ (`ivfpq_m` bytes a
+    #: vector) trained on a sample, searched with `ivf_nprobe` lists; its best `ivfpq_fetch`
+    #: candidates are re-scored exactly from the fp16 vectors kept memory-mapped beside it.
+    #: Chosen from scripts/bench_dense.py (BENCHMARKS.md).
+    ivfpq_threshold: int = 2_000_000
+    ivfpq_m: int = 48
+    #: Rotate the vectors (OPQ) before product quantisation: better codes, slower training.
+    ivfpq_opq: bool = True
+    ivf_nprobe: int = 32
+    ivfpq_fetch: int = 200
 
     # --- BM25 ------------------------------------------------------------------------------
     bm25_k1: float = 1.2

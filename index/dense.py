@@ -1,11 +1,14 @@
-"""The faiss index of passage embeddings: exact below a size threshold, HNSW above.
+"""The faiss index of passage embeddings: exact, then HNSW, then compressed, as the archive grows.
 
 Exact inner-product search is both fast and lossless for a newsroom's first fifty thousand
 passages; beyond `hnsw_threshold` the graph index keeps query time flat as the archive grows.
 The HNSW graph keeps its vectors as fp16 codes (half the disk and memory of fp32; cosines move
 by < 1e-3), and both kinds are read with their codes memory-mapped, so loading is quick and a
 hot swap shares the page cache instead of doubling memory. The store reads passage vectors
-back from here rather than keeping a second copy.
+back from here rather than keeping a second copy. Past `ivfpq_threshold` even fp16 codes are
+too big for one machine's memory (30M passages: 23 GB), so the index becomes OPQ + IVF-PQ
+(48 bytes a vector) and its candidates are re-scored exactly from fp16 vectors on disk
+(`compressed()`: the store then keeps them, memory-mapped, beside the index).
 """
 from __future__ import annotations
 
@@ -17,8 +20,15 @@ import numpy as np
 from index.config import IndexSettings
 
 
+#: Training points per IVF list and the sample cap (k-means needs ~40 a centroid).
+TRAIN_PER_LIST = 40
+TRAIN_MAX = 500_000
+
+
 def build(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
     dim = vectors.shape[1]
+    if len(vectors) > settings.ivfpq_threshold:
+        return _ivfpq(np.ascontiguousarray(vectors, dtype=np.float32), settings)
     if len(vectors) > settings.hnsw_threshold:
         index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
@@ -28,14 +38,46 @@ def build(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
     return index
 
 
+def _ivfpq(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
+    n, dim = vectors.shape
+    nlist = max(1, int(4 * np.sqrt(n)))
+    # 8-bit codes need 256 training points a sub-quantiser; a smaller archive gets fewer bits.
+    nbits = int(min(8, max(1, np.floor(np.log2(max(2, n // TRAIN_PER_LIST))))))
+    opq = f"OPQ{settings.ivfpq_m}," if settings.ivfpq_opq else ""
+    index = faiss.index_factory(dim, f"{opq}IVF{nlist},PQ{settings.ivfpq_m}x{nbits}", faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)  # a fixed sample: the same vectors train the same index
+    size = min(n, max(TRAIN_PER_LIST * nlist, TRAIN_PER_LIST * 2 ** nbits), TRAIN_MAX)
+    index.train(vectors[np.sort(rng.choice(n, size=size, replace=False))])
+    index.add(vectors)
+    return index
+
+
+def _ivf(index: faiss.Index):
+    try:
+        return faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return None
+
+
 def kind(index: faiss.Index) -> str:
-    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
+    if isinstance(index, faiss.IndexHNSW):
+        return "hnsw"
+    return "ivfpq" if _ivf(index) is not None else "flat"
+
+
+def compressed(kind_name: str) -> bool:
+    """Whether this kind loses the vectors (so the store must keep them for re-scoring)."""
+    return kind_name == "ivfpq"
 
 
 def search(index: faiss.Index, query: np.ndarray, k: int, settings: IndexSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, cosine scores) of the k nearest passages; missing slots (-1) are dropped."""
+    """(ids, scores) of the k nearest passages; missing slots (-1) are dropped. A compressed
+    index returns `ivfpq_fetch` approximate candidates for the caller to re-score exactly."""
     if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = max(settings.hnsw_ef_search, k)
+    elif (ivf := _ivf(index)) is not None:
+        ivf.nprobe = settings.ivf_nprobe
+        k = max(k, settings.ivfpq_fetch)
     scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal))
     keep = ids[0] >= 0
     return ids[0][keep], scores[0][keep]

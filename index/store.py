@@ -13,6 +13,8 @@ What is in the folder, and why (format 2; a million passages in a few GB, loaded
 - `sentence_vectors.npy`: fp16, memory-mapped;
 - `passages.faiss`: the passage vectors (exact fp32 below `hnsw_threshold`, HNSW over fp16
   codes above), memory-mapped; passage vectors are read back from it, not stored twice;
+  above `ivfpq_threshold` it is OPQ + IVF-PQ and `passage_vectors.npy` (fp16, memory-mapped)
+  holds the exact vectors its candidates are re-scored with;
 - `bm25/`: bm25s, memory-mapped.
 An incremental update (`index.update`) writes a new generation the same way: copy, change,
 swap. Nothing is ever modified in place, so a bot reading the old generation never sees a
@@ -57,6 +59,8 @@ FILES = {
     "faiss": "passages.faiss",
     "bm25": "bm25",
 }
+#: Kept only beside a compressed dense index (`dense.compressed`), for exact re-scoring.
+PASSAGE_VECTORS = "passage_vectors.npy"
 #: Vectors on disk: half precision halves disk and page cache; cosines move by < 1e-3.
 VECTOR_DTYPE = np.float16
 #: Columns of passages.npy.
@@ -226,7 +230,7 @@ class Index:
     documents: Documents
     sentences: Sentences
     passages: Passages
-    passage_vectors: PassageVectors
+    passage_vectors: "PassageVectors | np.ndarray"
     sentence_vectors: np.ndarray
     faiss_index: faiss.Index
     bm25: BM25
@@ -293,7 +297,6 @@ def write_index(out: Path, *, documents: list[Document], sentences: list[Sentenc
                 sentence_hashes: list[str], faiss_index: faiss.Index, bm25: BM25, model: dict,
                 settings: dict, stats: dict) -> Path:
     """Write a whole index into a temporary sibling, then swap it in."""
-    del passage_vectors  # faiss holds them; kept in the signature so every writer passes the same things
     doc_rows = {d.doc_id: i for i, d in enumerate(documents)}
     lang_names = sorted({p.lang for p in passages} | {s.lang for s in sentences})
 
@@ -305,6 +308,8 @@ def write_index(out: Path, *, documents: list[Document], sentences: list[Sentenc
         conn.close()
         np.save(tmp / FILES["passages"], passage_table(passages, doc_rows, lang_names))
         save_vectors(tmp / FILES["sentence_vectors"], sentence_vectors)
+        if dense.compressed(dense.kind(faiss_index)):
+            save_vectors(tmp / PASSAGE_VECTORS, passage_vectors)
         dense.save(faiss_index, tmp / FILES["faiss"])
         bm25.save(tmp / FILES["bm25"])
 
@@ -482,7 +487,9 @@ def load_index(path: Path, expect_model_id: str | None = None) -> Index:
     manifest = read_manifest(path)
     if expect_model_id is not None:
         check_model(path, manifest, expect_model_id)
-    missing = [name for name in FILES.values() if not (path / name).exists()]
+    compressed = dense.compressed(manifest.get("faiss", ""))
+    needed = [*FILES.values(), *([PASSAGE_VECTORS] if compressed else [])]
+    missing = [name for name in needed if not (path / name).exists()]
     if missing:
         raise IndexLoadError(f"index {path} is incomplete: missing {', '.join(missing)}. Rebuild it.")
     counts = manifest["counts"]
@@ -495,6 +502,7 @@ def load_index(path: Path, expect_model_id: str | None = None) -> Index:
         table = np.load(path / FILES["passages"], mmap_mode="r")
         svec = np.load(path / FILES["sentence_vectors"], mmap_mode="r")
         findex = dense.load(path / FILES["faiss"])
+        pvec = np.load(path / PASSAGE_VECTORS, mmap_mode="r") if compressed else PassageVectors(findex)
         bm25 = BM25.load(path / FILES["bm25"], mmap=True)
     except Exception as exc:  # noqa: BLE001 - any corrupt file gets the same advice
         raise IndexLoadError(f"index {path} is damaged ({type(exc).__name__}: {exc}); rebuild it.") from None
@@ -514,13 +522,15 @@ def load_index(path: Path, expect_model_id: str | None = None) -> Index:
         problems.append(f"passage table: shape {table.shape}, expected {(n_pass, 5)}")
     if findex.ntotal != n_pass or bm25.size != n_pass or findex.d != dim:
         problems.append(f"faiss has {findex.ntotal} and BM25 {bm25.size} passages, expected {n_pass}")
+    if pvec.shape != (n_pass, dim):
+        problems.append(f"passage vectors: shape {pvec.shape}, expected {(n_pass, dim)}")
     if problems:
         raise IndexLoadError(f"index {path} is inconsistent ({'; '.join(problems)}); rebuild it.")
     table = np.array(table)  # small (20 bytes a passage); every candidate touches it
     doc_id_of = _doc_ids(db)
     return Index(path=path, manifest=manifest, documents=Documents(db, counts["documents"]),
                  sentences=Sentences(db, n_sent, doc_id_of), passages=Passages(table, manifest["langs"], doc_id_of),
-                 passage_vectors=PassageVectors(findex), sentence_vectors=svec, faiss_index=findex, bm25=bm25, db=db)
+                 passage_vectors=pvec, sentence_vectors=svec, faiss_index=findex, bm25=bm25, db=db)
 
 
 def _doc_ids(db: _Reader):

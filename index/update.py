@@ -33,8 +33,8 @@ from index.config import IndexSettings
 from index.corpus import Document, Skipped, read_corpus
 from index.embed import Embedder, manifest_model_info
 from index.passages import Passage, Sentence, segment
-from index.store import (FILES, P_DELETED, P_DOC, Index, IndexLoadError, fingerprint_of, insert_rows, load_index,
-                         passage_table, write_generation)
+from index.store import (FILES, P_DELETED, P_DOC, PASSAGE_VECTORS, Index, IndexLoadError, fingerprint_of,
+                         insert_rows, load_index, passage_table, write_generation)
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
         table = np.concatenate([table, passage_table(passages, doc_rows, langs)])
         np.save(tmp / FILES["passages"], table)
         _append_vectors(old.sentence_vectors, svec, tmp / FILES["sentence_vectors"])
+        if isinstance(old.passage_vectors, np.ndarray):  # kept beside a compressed dense index
+            _append_vectors(old.passage_vectors, pvec, tmp / PASSAGE_VECTORS)
         phases["copy_and_append"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         findex = faiss.read_index(str(old.path / FILES["faiss"]))  # a writable copy; the served one is mapped

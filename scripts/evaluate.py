@@ -294,9 +294,9 @@ def seed_row_passes(row: dict, res) -> bool:
 
 
 def evaluate_seeds(settings: Settings, embedder: Embedder, index_dir: Path | None) -> dict:
-    from bot.engine import Engine
+    from bot.engine import Engine, ensure_seed_index
 
-    engine = Engine(settings, index_dir, embedder=embedder)
+    engine = Engine(settings, index_dir or ensure_seed_index(settings, embedder), embedder=embedder)
     rows = [json.loads(line) for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     passed = 0
     failures = []
