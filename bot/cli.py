@@ -30,9 +30,10 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from bot.stats import StatsError
     from index.store import IndexLoadError
     from index.update import IndexUpdateError
+    from index.cluster import ClusterError
 
     return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, IndexUpdateError,
-            ScorerError, StateError, StatsError)
+            ClusterError, ScorerError, StateError, StatsError)
 
 
 def _stdin_lines():
@@ -146,20 +147,26 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     hold_sigint(False)
+    if (args.add or args.delete) and args.corpus:
+        raise UserError("--corpus builds a whole index; --add/--delete update one. Give one or the other.")
+    if not (args.add or args.delete or args.corpus):
+        raise UserError("give --corpus DIR for a full build, or --add DIR / --delete DOC_ID to update --out.")
+    from index.embed import Embedder
+
+    embedder = Embedder(settings.index)
+    if args.ray:
+        from index.cluster import RayEmbedder
+
+        embedder = RayEmbedder(embedder, args.ray)
     if args.add or args.delete:
-        if args.corpus:
-            raise UserError("--corpus builds a whole index; --add/--delete update one. Give one or the other.")
-        from index.embed import Embedder
         from index.update import update_index
 
-        summary = update_index(Path(args.out), settings.index, Embedder(settings.index),
-                               add=[Path(a) for a in args.add], delete=args.delete, progress=not args.quiet)
-    elif not args.corpus:
-        raise UserError("give --corpus DIR for a full build, or --add DIR / --delete DOC_ID to update --out.")
+        summary = update_index(Path(args.out), settings.index, embedder, add=[Path(a) for a in args.add],
+                               delete=args.delete, progress=not args.quiet)
     else:
         from index.build import build_index
 
-        summary = build_index([Path(c) for c in args.corpus], Path(args.out), settings.index,
+        summary = build_index([Path(c) for c in args.corpus], Path(args.out), settings.index, embedder=embedder,
                               progress=not args.quiet)
     print("\n".join(summary.lines()))
     return 0
@@ -213,6 +220,9 @@ def parser() -> argparse.ArgumentParser:
                             "indexed is replaced")
     build.add_argument("--delete", action="append", default=[], metavar="DOC_ID",
                        help="update --out without this article (repeatable), e.g. a retracted story")
+    build.add_argument("--ray", metavar="ADDRESS",
+                       help="embed on a Ray cluster: its address (host:port) or 'auto' for the one this "
+                            "machine belongs to (needs the cluster extra: pip install -e '.[cluster]')")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=cmd_build)
     return p

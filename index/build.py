@@ -58,8 +58,9 @@ def embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.n
             todo.append(i)
     if bar is not None:
         bar.update(len(texts) - len(todo))
-    for start in range(0, len(todo), EMBED_CHUNK):
-        chunk = todo[start:start + EMBED_CHUNK]
+    step = getattr(embedder, "chunk", EMBED_CHUNK)  # a cluster embedder takes everything in one job
+    for start in range(0, len(todo), step):
+        chunk = todo[start:start + step]
         out[chunk] = embedder.passages([texts[i] for i in chunk])
         if bar is not None:
             bar.update(len(chunk))

