@@ -12,7 +12,7 @@ from tqdm import tqdm
 from index import dense
 from index.bm25 import BM25
 from index.config import IndexSettings
-from index.corpus import Skipped, read_corpus
+from index.corpus import Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info, text_hash
 from index.passages import Passage, embed_text, passage_text, segment
 from index.store import cached_vectors, write_index
@@ -39,10 +39,7 @@ class BuildSummary:
                f"  documents: {self.documents}   passages: {self.passages}   sentences: {self.sentences}",
                f"  embeddings: {self.embedded} computed, {self.reused} reused from the previous index",
                f"  time: {self.seconds:.1f} s"]
-        if self.skipped:
-            out.append(f"  skipped files ({len(self.skipped)}):")
-            out.extend(f"    {s.path}: {s.reason}" for s in self.skipped)
-        return out
+        return out + skipped_lines(self.skipped)
 
 
 def embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarray],

@@ -58,6 +58,13 @@ class Skipped:
     reason: str
 
 
+def skipped_lines(skipped: list[Skipped]) -> list[str]:
+    """The files a build or update passed over, one line each with the reason, for its summary."""
+    if not skipped:
+        return []
+    return [f"  skipped files ({len(skipped)}):", *(f"    {s.path}: {s.reason}" for s in skipped)]
+
+
 @dataclass
 class Corpus:
     documents: list[Document] = field(default_factory=list)

@@ -30,7 +30,7 @@ from index import dense
 from index.bm25 import BM25
 from index.build import build_settings_of, embed_all
 from index.config import IndexSettings
-from index.corpus import Document, Skipped, read_corpus
+from index.corpus import Document, Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info
 from index.passages import Passage, Sentence, segment
 from index.store import (FILES, P_DELETED, P_DOC, PASSAGE_VECTORS, Index, IndexLoadError, fingerprint_of,
@@ -64,10 +64,7 @@ class UpdateSummary:
                f"  added {len(self.added)} article(s), replaced {len(self.replaced)}, deleted {len(self.deleted)}",
                f"  new passages: {self.passages}   new sentences: {self.sentences}   embedded: {self.embedded}",
                f"  time: {self.seconds:.1f} s"]
-        if self.skipped:
-            out.append(f"  skipped files ({len(self.skipped)}):")
-            out.extend(f"    {s.path}: {s.reason}" for s in self.skipped)
-        return out
+        return out + skipped_lines(self.skipped)
 
 
 def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: list[Path] = (),
