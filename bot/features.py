@@ -87,12 +87,12 @@ class TokenAligner:
         """Encode the tokens of every passage that fits the cache; checks `stop` between passages."""
         if self.embedder is None:
             return 0
-        n = min(len(self.index.passages), self.cache_passages)
-        for pid in range(n):
+        live = np.flatnonzero(self.index.passages.live)[: self.cache_passages]  # deleted articles are never asked
+        for done, pid in enumerate(live):
             if stop is not None and stop.is_set():
-                return pid
-            self.passage_tokens(pid)
-        return n
+                return done
+            self.passage_tokens(int(pid))
+        return len(live)
 
     def query_tokens(self, queries: list[str]) -> list[np.ndarray]:
         out = []

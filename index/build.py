@@ -15,7 +15,7 @@ from index.config import IndexSettings
 from index.corpus import Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info, text_hash
 from index.passages import Passage, embed_text, passage_text, segment
-from index.store import cached_vectors, write_index
+from index.store import cached_vectors, write_index, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,11 @@ def build_settings_of(settings: IndexSettings) -> dict:
 def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, embedder: Embedder | None = None,
                 progress: bool = True, reuse_from: list[Path] = ()) -> BuildSummary:
     """Build `out` from the corpus folders; embeddings already in `out` (or `reuse_from`) are reused."""
+    with writer_lock(out):
+        return _build(corpus_dirs, out, settings, embedder, progress, reuse_from)
+
+
+def _build(corpus_dirs, out, settings, embedder, progress, reuse_from) -> BuildSummary:
     started = time.perf_counter()
     corpus = read_corpus(corpus_dirs)
     docs = corpus.documents

@@ -56,6 +56,14 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
                            f"with `ray start --head` or give its address") from None
 
 
+def _reason(exc: BaseException) -> str:
+    """The worker's own error where Ray wraps one (its first line only names the task)."""
+    cause = getattr(exc, "cause", None) or exc.__cause__
+    text = str(cause) if cause else str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
 class RayEmbedder:
     """An `Embedder` for builds whose `passages()` runs on a Ray cluster (everything else, such
     as the model id and prompts, comes from the local model it wraps)."""
@@ -114,9 +122,9 @@ class RayEmbedder:
             for batch in ds.iter_batches(batch_format="numpy", batch_size=4096):
                 out[batch["row"]] = batch["vector"]
                 seen[batch["row"]] = True
-        except self.ray.exceptions.RayError as exc:
-            raise ClusterError(f"the Ray embedding job failed ({type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0][:300]}); the old index is untouched") from None
+        except Exception as exc:  # noqa: BLE001 - Ray's task, actor and timeout errors alike
+            raise ClusterError(f"the Ray embedding job failed ({type(exc).__name__}: {_reason(exc)}); "
+                               f"the old index is untouched") from None
         if not seen.all():
             raise ClusterError(f"the Ray job returned {int(seen.sum())} of {len(texts)} vectors; "
                                f"the old index is untouched")

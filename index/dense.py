@@ -40,7 +40,7 @@ def build(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
 
 def _ivfpq(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
     n, dim = vectors.shape
-    nlist = max(1, int(4 * np.sqrt(n)))
+    nlist = max(1, min(int(4 * np.sqrt(n)), TRAIN_MAX // TRAIN_PER_LIST))
     # 8-bit codes need 256 training points a sub-quantiser; a smaller archive gets fewer bits.
     nbits = int(min(8, max(1, np.floor(np.log2(max(2, n // TRAIN_PER_LIST))))))
     opq = f"OPQ{settings.ivfpq_m}," if settings.ivfpq_opq else ""
@@ -70,15 +70,35 @@ def compressed(kind_name: str) -> bool:
     return kind_name == "ivfpq"
 
 
-def search(index: faiss.Index, query: np.ndarray, k: int, settings: IndexSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, scores) of the k nearest passages; missing slots (-1) are dropped. A compressed
-    index returns `ivfpq_fetch` approximate candidates for the caller to re-score exactly."""
+def only(live: np.ndarray):
+    """A faiss selector of the live passages, or None when all are (deleted articles' vectors
+    stay in the index until a full rebuild; they must not take the candidates' places)."""
+    if live.all():
+        return None
+    bits = np.packbits(live.astype(np.uint8), bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(live), faiss.swig_ptr(bits))
+    selector.bits_ref = bits  # the selector reads this buffer: keep it alive with it
+    return selector
+
+
+def search(index: faiss.Index, query: np.ndarray, k: int, settings: IndexSettings,
+           selector=None) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, scores) of the k nearest passages (among `selector`'s, if given); missing slots (-1)
+    are dropped. A compressed index returns `ivfpq_fetch` approximate candidates for the caller
+    to re-score exactly."""
     if isinstance(index, faiss.IndexHNSW):
-        index.hnsw.efSearch = max(settings.hnsw_ef_search, k)
+        params = faiss.SearchParametersHNSW(efSearch=max(settings.hnsw_ef_search, k))
     elif (ivf := _ivf(index)) is not None:
-        ivf.nprobe = settings.ivf_nprobe
         k = max(k, settings.ivfpq_fetch)
-    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal))
+        params = faiss.SearchParametersIVF(nprobe=settings.ivf_nprobe)
+    else:
+        params = faiss.SearchParameters()
+    if selector is not None:
+        params.sel = selector
+    if isinstance(index, faiss.IndexPreTransform):
+        params = faiss.SearchParametersPreTransform(index_params=params)
+    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal),
+                               params=params)
     keep = ids[0] >= 0
     return ids[0][keep], scores[0][keep]
 

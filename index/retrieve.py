@@ -43,6 +43,7 @@ class Retriever:
         self.live = index.passages.live  # False for passages of deleted articles (`khabar build --delete`)
         self.langs = sorted(set(self.passage_langs[self.live].tolist()))
         self.lang_masks = {lang: (self.passage_langs == lang) & self.live for lang in self.langs}
+        self.selector = dense.only(self.live)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.queries([text])[0]
@@ -72,7 +73,7 @@ class Retriever:
         cands: set[int] = set()
         if mode != "bm25":
             qvec = self.embed_query(query) if qvec is None else qvec
-            ids, _ = dense.search(self.index.faiss_index, qvec, n_cand, self.settings)
+            ids, _ = dense.search(self.index.faiss_index, qvec, n_cand, self.settings, self.selector)
             cands.update(int(i) for i in ids)
         if mode != "dense":
             top = np.argpartition(-bm25, min(n_cand, len(bm25) - 1))[:n_cand]

@@ -22,7 +22,9 @@ half-applied change.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import functools
 import hashlib
 import json
@@ -104,6 +106,29 @@ def fingerprint_of(id_and_sha) -> str:
     return h.hexdigest()
 
 
+def sqlite_uri(path: Path, query: str) -> str:
+    """A file: URI for sqlite3 that survives '?', '#' and '%' in folder names."""
+    return f"{Path(path).resolve().as_uri()}?{query}"
+
+
+@contextlib.contextmanager
+def writer_lock(out: Path):
+    """Hold the index folder's writer lock (a sibling `.NAME.lock`, flock) for a whole build or
+    update, so two writers never interleave (one would silently drop the other's change)."""
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another build or update of %s is running; waiting for it to finish", out)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class _Reader:
     """One read-only connection to a generation's store.sqlite, opened at load and shared by the
     threads that answer (under a lock; each query takes microseconds). Opened once on purpose:
@@ -111,7 +136,7 @@ class _Reader:
     `immutable=1`: a generation is never written after its swap, so no file locking is needed."""
 
     def __init__(self, path: Path):
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._conn = sqlite3.connect(sqlite_uri(path, "mode=ro&immutable=1"), uri=True, check_same_thread=False)
         self._lock = threading.Lock()
 
     def all(self, sql: str, args=()) -> list[tuple]:
@@ -462,7 +487,7 @@ def _corpus_folder(path: Path) -> str | None:
             with (path / "documents.jsonl").open(encoding="utf-8") as fh:
                 sources = [json.loads(line).get("source") or "" for line in fh if line.strip()]
         else:
-            conn = sqlite3.connect(f"file:{path / FILES['store']}?mode=ro", uri=True)
+            conn = sqlite3.connect(sqlite_uri(path / FILES["store"], "mode=ro"), uri=True)
             try:
                 sources = [s or "" for (s,) in conn.execute("SELECT source FROM documents WHERE deleted = 0")]
             finally:

@@ -34,7 +34,8 @@ from index.corpus import Document, Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info
 from index.passages import Passage, Sentence, segment
 from index.store import (FILES, P_DELETED, P_DOC, PASSAGE_VECTORS, Index, IndexLoadError, fingerprint_of,
-                         insert_rows, load_index, passage_table, write_generation)
+                         insert_rows, load_index, passage_table, sqlite_uri, text_sha, write_generation,
+                         writer_lock)
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +58,28 @@ class UpdateSummary:
     embedded: int
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"Index updated in place: {self.out}",
-               f"  added {len(self.added)} article(s), replaced {len(self.replaced)}, deleted {len(self.deleted)}",
+               f"  added {len(self.added)} article(s), replaced {len(self.replaced)}, deleted {len(self.deleted)}"
+               + (f", {len(self.unchanged)} already indexed unchanged" if self.unchanged else ""),
                f"  new passages: {self.passages}   new sentences: {self.sentences}   embedded: {self.embedded}",
                f"  time: {self.seconds:.1f} s"]
-        return out + skipped_lines(self.skipped)
+        return out + [f"  note: {w}" for w in self.warnings] + skipped_lines(self.skipped)
 
 
 def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: list[Path] = (),
                  delete: list[str] = (), progress: bool = True) -> UpdateSummary:
-    """Add the articles in the `add` folders and delete the `delete` ids, as one new generation."""
+    """Add the articles in the `add` folders and delete the `delete` ids, as one new generation
+    (holding the folder's writer lock from reading the old generation to the swap)."""
+    with writer_lock(path):
+        return _update(path, settings, embedder, add, delete, progress)
+
+
+def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete, progress) -> UpdateSummary:
     started = time.perf_counter()
     phases: dict[str, float] = {}
     path = Path(path)
@@ -87,11 +97,21 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
     if unknown:
         raise IndexUpdateError(f"no article {', '.join(unknown)} in {path}; nothing was changed. "
                                f"`khabar ask --json` shows an answer's doc_id.")
+    unchanged = [d.doc_id for d in new_docs if d.doc_id in old.documents and d.doc_id not in delete
+                 and _same_article(old, d)]
+    new_docs = [d for d in new_docs if d.doc_id not in unchanged]  # re-adding today's folder is a no-op
     replaced = [d.doc_id for d in new_docs if d.doc_id in old.documents]
     gone = sorted(set(delete) | set(replaced))
     gone_rows = [r for (r,) in old.db.all(
         f"SELECT row FROM documents WHERE deleted = 0 AND doc_id IN ({','.join('?' * len(gone))})", gone)] if gone else []
 
+    if not new_docs and not delete:
+        return UpdateSummary(out=path, added=[], replaced=[], deleted=[], passages=0, sentences=0, embedded=0,
+                             seconds=time.perf_counter() - started, unchanged=unchanged,
+                             skipped=corpus.skipped if corpus else [])
+    if len(gone_rows) >= len(old.documents) and not new_docs:
+        raise IndexUpdateError(f"deleting {len(gone_rows)} article(s) would leave {path} empty; nothing was "
+                               f"changed. Build a new index instead.")
     sentences, passages, doc_rows = _numbered(new_docs, old, settings)
     phases["read_and_split"] = time.perf_counter() - started
 
@@ -124,7 +144,9 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
         del findex
         phases["faiss_add"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        bm25 = BM25.build(list(_passage_texts(tmp / FILES["store"], table)), k1=settings.bm25_k1, b=settings.bm25_b)
+        was = old.manifest["settings"]  # the index's own BM25 parameters, whatever the settings say now
+        bm25 = BM25.build(list(_passage_texts(tmp / FILES["store"], table)), k1=was.get("bm25_k1", settings.bm25_k1),
+                          b=was.get("bm25_b", settings.bm25_b), live=table[:, P_DELETED] == 0)
         bm25.save(tmp / FILES["bm25"])
         phases["bm25"] = time.perf_counter() - t0
         live_docs, rows, fingerprint = _counts(tmp / FILES["store"])
@@ -145,8 +167,26 @@ def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: l
     return UpdateSummary(out=path, added=[d.doc_id for d in new_docs if d.doc_id not in replaced],
                          replaced=replaced, deleted=sorted(set(delete) - set(replaced)), passages=len(passages),
                          sentences=len(sentences), embedded=embedded, seconds=time.perf_counter() - started,
-                         phases={k: round(v, 3) for k, v in phases.items()},
+                         phases={k: round(v, 3) for k, v in phases.items()}, unchanged=unchanged,
+                         warnings=_kind_warning(old, len(old.passages) + len(passages), settings),
                          skipped=corpus.skipped if corpus else [])
+
+
+def _same_article(old: Index, new: Document) -> bool:
+    stored = old.db.one("SELECT text_sha, title, date, url FROM documents WHERE doc_id = ? AND deleted = 0",
+                        (new.doc_id,))
+    return stored == (text_sha(new.text), new.title, new.date, new.url)
+
+
+def _kind_warning(old: Index, passages: int, settings: IndexSettings) -> list[str]:
+    """An update keeps the dense index's kind; say when a full build would choose another."""
+    want = ("ivfpq" if passages > settings.ivfpq_threshold else
+            "hnsw" if passages > settings.hnsw_threshold else "flat")
+    have = old.manifest.get("faiss")
+    if want == have:
+        return []
+    return [f"the index now holds {passages:,} passages: a full build would use a {want} dense index, this one "
+            f"stays {have} until you rebuild it"]
 
 
 def _check_settings(old: Index, settings: IndexSettings) -> None:
@@ -195,7 +235,7 @@ def _langs(old: Index, passages: list[Passage], sentences: list[Sentence]) -> li
 
 
 def _copy_store(old: Index, dest: Path, docs, doc_rows, sentences, passages, shash, phash, gone_rows) -> None:
-    source = sqlite3.connect(f"file:{old.path / FILES['store']}?mode=ro", uri=True)
+    source = sqlite3.connect(sqlite_uri(old.path / FILES["store"], "mode=ro"), uri=True)
     conn = sqlite3.connect(dest)
     try:
         source.backup(conn)
@@ -222,7 +262,7 @@ def _append_vectors(old: np.ndarray, new: np.ndarray, dest: Path) -> None:
 
 
 def _passage_texts(store: Path, table: np.ndarray):
-    """What BM25 indexes for every passage (headline + text), "" for deleted ones, in pid order."""
+    """What BM25 indexes for every passage (headline + text; "" for deleted ones, left out), in pid order."""
     conn = sqlite3.connect(store)
     try:
         titles = dict(conn.execute("SELECT row, title FROM documents"))

@@ -186,3 +186,40 @@ def test_cli_add_and_delete(served, today):
     assert "Traceback" not in refused.stderr
     both = khabar("build", "--out", str(served), "--corpus", str(today), "--add", str(today))
     assert both.returncode == 2 and "one or the other" in both.stderr
+
+
+def test_after_a_delete_bm25_and_answers_equal_a_full_build(served, today, tmp_path, settings, embedder):
+    update_index(served, settings.index, embedder, add=[today], progress=False)
+    gone = "003_650a5a8d15b4475b"
+    update_index(served, settings.index, embedder, delete=[gone], progress=False)
+    rest = tmp_path / "rest"
+    rest.mkdir()
+    for p in SEEDS.glob("*.txt"):
+        if p.stem != gone:
+            shutil.copy(p, rest / p.name)
+    full = tmp_path / "full"
+    build_index([rest, today], full, settings.index, embedder=embedder, progress=False, reuse_from=[served])
+    a, b = load_index(served), load_index(full)
+    assert a.manifest["corpus_fingerprint"] == b.manifest["corpus_fingerprint"]
+    live = np.flatnonzero(a.passages.live)
+    for q in ("How many accounts did the government order Twitter to block?", "कू ऐप", QUESTION):
+        sa, sb = a.bm25.scores(q), b.bm25.scores(q)
+        assert not sa[~a.passages.live].any()
+        assert sorted(round(float(sa[p]), 4) for p in live) == sorted(round(float(x), 4) for x in sb)
+    ea, eb = Engine(settings, served, embedder=embedder), Engine(settings, full, embedder=embedder)
+    for q in ("How many accounts did the government order Twitter to block?", QUESTION):
+        assert answer_texts(ea.ask(q)) == answer_texts(eb.ask(q)), q
+
+
+def test_re_adding_an_unchanged_article_changes_nothing(served, today, settings, embedder):
+    update_index(served, settings.index, embedder, add=[today], progress=False)
+    build = load_index(served).build_id
+    again = update_index(served, settings.index, embedder, add=[today], progress=False)
+    assert again.unchanged == [TODAY_ID] and again.added == again.replaced == [] and again.embedded == 0
+    assert load_index(served).build_id == build
+
+
+def test_deleting_every_article_is_refused(served, settings, embedder):
+    everything = list(load_index(served).documents)
+    with pytest.raises(IndexUpdateError, match="would leave .* empty"):
+        update_index(served, settings.index, embedder, delete=everything, progress=False)
