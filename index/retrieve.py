@@ -42,7 +42,10 @@ class Retriever:
         self.passage_langs = index.passages.langs
         self.live = index.passages.live  # False for passages of deleted articles (`khabar build --delete`)
         self.langs = sorted(set(self.passage_langs[self.live].tolist()))
-        self.lang_masks = {lang: (self.passage_langs == lang) & self.live for lang in self.langs}
+        #: Each passage's language as an index into `langs`; -1 for deleted passages.
+        self.lang_code = np.full(len(self.live), -1, np.int8)
+        for code, lang in enumerate(self.langs):
+            self.lang_code[(self.passage_langs == lang) & self.live] = code
         self.selector = dense.only(self.live)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -52,10 +55,13 @@ class Retriever:
         """BM25 of every passage divided by the best score among passages of its language."""
         raw = self.index.bm25.scores(query)
         out = np.zeros_like(raw)
-        for lang, mask in self.lang_masks.items():
-            top = float(raw[mask].max()) if mask.any() else 0.0
+        hit = np.flatnonzero(raw)  # a small share of a big archive: work on those only
+        codes, values = self.lang_code[hit], raw[hit]
+        for code in range(len(self.langs)):
+            mine = codes == code
+            top = float(values[mine].max()) if mine.any() else 0.0
             if top > 0:
-                out[mask] = raw[mask] / top
+                out[hit[mine]] = values[mine] / top
         return out
 
     def search(self, query: str, k: int = 10, qvec: np.ndarray | None = None,
@@ -76,8 +82,9 @@ class Retriever:
             ids, _ = dense.search(self.index.faiss_index, qvec, n_cand, self.settings, self.selector)
             cands.update(int(i) for i in ids)
         if mode != "dense":
-            top = np.argpartition(-bm25, min(n_cand, len(bm25) - 1))[:n_cand]
-            cands.update(int(i) for i in top if bm25[i] > 0)
+            hit = np.flatnonzero(bm25)
+            if hit.size:
+                cands.update(int(i) for i in hit[np.argpartition(-bm25[hit], min(n_cand, hit.size - 1))[:n_cand]])
         cands = {i for i in cands if self.live[i]}
         if not cands:
             return []
