@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nprobe", type=int, nargs="*", default=[16, 32, 64])
     ap.add_argument("--fetch", type=int, nargs="*", default=[100, 200])
     ap.add_argument("--pq", type=int, nargs="*", default=[48, 96], help="PQ sub-quantisers (bytes a vector)")
+    ap.add_argument("--train-threads", type=int, default=2, help="faiss threads for training and adding")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     faiss.omp_set_num_threads(1)  # one query at a time on one thread, as the bot serves
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(queries)} queries embedded; exact ground truth")
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
-    faiss.omp_set_num_threads(2)
+    faiss.omp_set_num_threads(args.train_threads)
     _, truth = flat.search(queries, K)
     faiss.omp_set_num_threads(1)
     rows = []
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(summary("HNSW32 over fp16 codes (served today)", found, ms, truth,
                                 (args.index / "passages.faiss").stat().st_size, 0.0, ef_search=ef))
 
-    faiss.omp_set_num_threads(2)
+    faiss.omp_set_num_threads(args.train_threads)
     nlists = args.nlist or [int(4 * np.sqrt(n))]
     rng = np.random.default_rng(11)
     for nlist in nlists:
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                         found, ms = timed_search(rescored(ivf, vectors16, fetch), queries)
                         rows.append(summary(spec + " + exact re-score from fp16", found, ms, truth, size, build_s,
                                             nprobe=nprobe, fetch=fetch))
-                faiss.omp_set_num_threads(2)
+                faiss.omp_set_num_threads(args.train_threads)
                 del ivf
     report = {"index": str(args.index), "passages": n, "queries": len(queries), "k": K,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
