@@ -72,8 +72,8 @@ class IndexSettings:
     ivfpq_m: int = 48
     #: Rotate the vectors (OPQ) before product quantisation: better codes, slower training.
     ivfpq_opq: bool = True
-    ivf_nprobe: int = 32
-    ivfpq_fetch: int = 200
+    ivf_nprobe: int = 64
+    ivfpq_fetch: int = 2000
 
     # --- BM25 ------------------------------------------------------------------------------
     bm25_k1: float = 1.2

@@ -40,7 +40,7 @@ def build(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
 
 def _ivfpq(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
     n, dim = vectors.shape
-    nlist = max(1, min(int(4 * np.sqrt(n)), TRAIN_MAX // TRAIN_PER_LIST))
+    nlist = max(1, min(int(2 * np.sqrt(n)), TRAIN_MAX // TRAIN_PER_LIST))  # 2·√n: measured, BENCHMARKS.md
     # 8-bit codes need 256 training points a sub-quantiser; a smaller archive gets fewer bits.
     nbits = int(min(8, max(1, np.floor(np.log2(max(2, n // TRAIN_PER_LIST))))))
     opq = f"OPQ{settings.ivfpq_m}," if settings.ivfpq_opq else ""
