@@ -147,10 +147,6 @@ class _Reader:
         with self._lock:
             return self._conn.execute(sql, args).fetchone()
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
 
 class Documents(Mapping):
     """doc_id → Document for the articles being served, read from SQLite on demand."""
