@@ -14,7 +14,7 @@ from index.bm25 import BM25
 from index.config import IndexSettings
 from index.corpus import Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info, text_hash
-from index.passages import Passage, embed_text, passage_text, segment
+from index.passages import Passage, bm25_text, embed_text, passage_text, segment
 from index.store import cached_vectors, write_index, writer_lock
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def _build(corpus_dirs, out, settings, embedder, progress, reuse_from) -> BuildS
     pvec, phash, svec, shash, embedded = embed_all(embedder, passages, sentences, titles, settings, cache, progress)
     total = len(passages) + len(sentences)
 
-    bm25 = BM25.build([f"{titles[p.doc_id]}\n{passage_text(p, sentences)}" for p in passages],
+    bm25 = BM25.build([bm25_text(titles[p.doc_id], passage_text(p, sentences)) for p in passages],
                       k1=settings.bm25_k1, b=settings.bm25_b)
     findex = dense.build(pvec, settings)
     seconds = time.perf_counter() - started

@@ -25,11 +25,19 @@ TRAIN_PER_LIST = 40
 TRAIN_MAX = 500_000
 
 
+def kind_for(passages: int, settings: IndexSettings) -> str:
+    """The kind a build of this many passages makes: "flat", "hnsw" or "ivfpq"."""
+    if passages > settings.ivfpq_threshold:
+        return "ivfpq"
+    return "hnsw" if passages > settings.hnsw_threshold else "flat"
+
+
 def build(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
     dim = vectors.shape[1]
-    if len(vectors) > settings.ivfpq_threshold:
+    chosen = kind_for(len(vectors), settings)
+    if chosen == "ivfpq":
         return _ivfpq(np.ascontiguousarray(vectors, dtype=np.float32), settings)
-    if len(vectors) > settings.hnsw_threshold:
+    if chosen == "hnsw":
         index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
     else:

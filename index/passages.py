@@ -45,6 +45,11 @@ def passage_text(passage: Passage, sentences: list[Sentence]) -> str:
     return " ".join(sentences[s].text for s in passage.sids)
 
 
+def bm25_text(title: str, body: str) -> str:
+    """What BM25 indexes for a passage: its headline, then its text (builds and updates alike)."""
+    return f"{title}\n{body}"
+
+
 def embed_text(passage: Passage, sentences: list[Sentence], title: str) -> str:
     """What the embedder sees: the headline gives a paragraph its subject ("she" → Mahima Kaul)."""
     body = passage_text(passage, sentences)

@@ -32,7 +32,7 @@ from index.build import build_settings_of, embed_all
 from index.config import IndexSettings
 from index.corpus import Document, Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info
-from index.passages import Passage, Sentence, segment
+from index.passages import Passage, Sentence, bm25_text, segment
 from index.store import (FILES, P_DELETED, P_DOC, PASSAGE_VECTORS, Index, IndexLoadError, fingerprint_of,
                          insert_rows, load_index, passage_table, sqlite_uri, text_sha, write_generation,
                          writer_lock)
@@ -180,8 +180,7 @@ def _same_article(old: Index, new: Document) -> bool:
 
 def _kind_warning(old: Index, passages: int, settings: IndexSettings) -> list[str]:
     """An update keeps the dense index's kind; say when a full build would choose another."""
-    want = ("ivfpq" if passages > settings.ivfpq_threshold else
-            "hnsw" if passages > settings.hnsw_threshold else "flat")
+    want = dense.kind_for(passages, settings)
     have = old.manifest.get("faiss")
     if want == have:
         return []
@@ -270,7 +269,7 @@ def _passage_texts(store: Path, table: np.ndarray):
     finally:
         conn.close()
     for doc_row, first, n, _lang, deleted in table:
-        yield "" if deleted else f"{titles[int(doc_row)]}\n{' '.join(texts[first:first + n])}"
+        yield "" if deleted else bm25_text(titles[int(doc_row)], " ".join(texts[first:first + n]))
 
 
 def _counts(store: Path) -> tuple[int, int, str]:

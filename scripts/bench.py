@@ -112,7 +112,7 @@ from index.bm25 import BM25  # noqa: E402
 from index.build import build_index  # noqa: E402
 from index.corpus import Document  # noqa: E402
 from index.embed import Embedder, manifest_model_info  # noqa: E402
-from index.passages import embed_text, passage_text, segment  # noqa: E402
+from index.passages import bm25_text, embed_text, passage_text, segment  # noqa: E402
 from index.store import FORMAT_VERSION, Index, load_index, write_index  # noqa: E402
 from index.update import update_index  # noqa: E402
 from index.text import detect_lang  # noqa: E402
@@ -538,10 +538,10 @@ def make_synthetic(src: Index, n_passages: int, settings: Settings, embedder: Em
 
     log(f"synthetic: BM25 over {len(passages):,} passage texts")
     t = time.perf_counter()
-    bm25 = BM25.build([f"{titles[p.doc_id]}\n{passage_text(p, sentences)}" for p in passages],
+    bm25 = BM25.build([bm25_text(titles[p.doc_id], passage_text(p, sentences)) for p in passages],
                       k1=settings.index.bm25_k1, b=settings.index.bm25_b)
     bm25_s = time.perf_counter() - t
-    kind = "HNSW" if len(passages) > settings.index.hnsw_threshold else "flat"
+    kind = dense.kind_for(len(passages), settings.index)
     log(f"synthetic: faiss ({kind}) over {len(passages):,} vectors (HNSW: a minute or two on 2 cores)")
     t = time.perf_counter()
     findex = dense.build(pvec, settings.index)
