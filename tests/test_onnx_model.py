@@ -34,6 +34,18 @@ def test_onnx_fp32_agrees_with_torch_and_keeps_the_model_id(settings, embedder, 
 
 
 @pytest.mark.slow
+def test_onnx_serving_needs_no_torch_and_gives_torch_token_vectors(embedder, torch_embedder):
+    """The answerer's token vectors (alignment) and their character spans match the torch path's,
+    from the torch-free loader (the model's tokenizer.json, configs and onnxruntime)."""
+    assert embedder.model is None and torch_embedder.model is not None
+    for text in TEXTS:
+        a, a_spans = embedder.token_vectors(text, embedder.passage_prompt)
+        b, b_spans = torch_embedder.token_vectors(text, torch_embedder.passage_prompt)
+        assert a.shape == b.shape and np.array_equal(a_spans, b_spans)
+        assert (a * b).sum(axis=1).min() >= 0.999
+
+
+@pytest.mark.slow
 def test_int8_is_close_but_a_model_of_its_own(settings, embedder):
     from index.embed import Embedder
 
@@ -67,3 +79,21 @@ def test_an_unfinished_export_is_not_current(tmp_path, settings):
         onnx_model.onnx_path(folder, "fp16")
     with pytest.raises(onnx_model.OnnxError, match="embed_device"):
         onnx_model.providers("tpu")
+
+
+@pytest.mark.slow
+def test_a_serving_process_never_imports_torch(embedder):
+    """Answering through the CLI's path loads neither torch nor sentence-transformers."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    code = ("import os, sys; from bot.config import load_settings; from bot.engine import Engine; "
+            "from index.embed import Embedder; "
+            "env = {k: v for k, v in os.environ.items() if k == 'KHABAR_HOME'}; "
+            "Embedder(load_settings(env=env).index).queries(['kitne accounts?']); "
+            "print(sorted(m for m in ('torch', 'sentence_transformers') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
