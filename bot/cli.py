@@ -25,6 +25,7 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from index.corpus import CorpusError
     from index.embed import ModelNotFound
     from index.model_convert import ModelError
+    from bot.projection import ProjectionError
     from bot.scorer import ScorerError
     from bot.state import StateError
     from bot.stats import StatsError
@@ -33,7 +34,7 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from index.cluster import ClusterError
 
     return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, IndexUpdateError,
-            ClusterError, ScorerError, StateError, StatsError)
+            ClusterError, ScorerError, ProjectionError, StateError, StatsError)
 
 
 def _stdin_lines():

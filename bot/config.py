@@ -37,6 +37,9 @@ class AnswerSettings:
     #: The learned sentence scorer and confidence calibration (None: the weights shipped in bot/,
     #: trained by scripts/train_scorer.py for the bundled model; a new model needs its own file).
     scorer: Path | None = None
+    #: The learned token projection of the alignment feature (None: the one shipped in bot/, trained
+    #: by scripts/train_alignment.py for the bundled model; the scorer is trained on top of it).
+    alignment: Path | None = None
     #: Abstain when more than this share of the names a question is about (capitalised words,
     #: acronyms) occur in none of the candidate articles, in any script: at 0.34, half or more
     #: ("Sundar Pichai": 2 of 2). Chosen on XQuAD dev held-out folds (BENCHMARKS.md §6).
@@ -44,6 +47,10 @@ class AnswerSettings:
     #: Abstain when at least this many words of the question occur nowhere in the archive, in any
     #: script (0: off; the calibration sees the count either way). BENCHMARKS.md has the trade-off.
     abstain_absent_terms: int = 0
+    #: A count question ("how many", "kitne", "कितने") is answered only when the sentence the scorer
+    #: ranks first gives a number: otherwise the archive has what the question is about but not the
+    #: count asked for (Rihanna, not her followers). Measured on dev in BENCHMARKS.md §10.
+    counts_need_a_number: bool = True
     #: Two sentences from different articles are one fact above this cosine (and with no conflicting numbers).
     same_fact_similarity: float = 0.89
     #: Passages retrieved in all; other reports of each chosen fact are cited from them.

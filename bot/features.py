@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from bot.cache import LRU
+from bot.projection import TokenProjection
 from bot.understand import Understood
 from index.embed import Embedder
 from index.passages import embed_text, passage_text
@@ -26,12 +28,12 @@ SENTENCE_FEATURES = (
     "similarity", "similarity_rel", "alignment", "alignment_rel", "aligned", "passage", "passage_rel",
     "passage_rank", "bm25", "lexical", "lexical_keys", "salient", "same_lang", "number", "number_bound",
     "date", "person", "reason", "role", "headline", "unterminated", "log_words", "fragment",
-    "similarity_rel_lang", "alignment_rel_lang", "passage_rel_lang", "alignment_rel_passage",
+    "similarity_rel_lang", "alignment_rel_lang", "passage_rel_lang", "alignment_rel_passage", "coverage",
 )
 #: Columns of the question-level features the confidence calibration reads.
 QUESTION_FEATURES = (
     "top_logit", "margin", "top_prob", "best_same", "best_cross", "absent_terms", "unmatched_idf",
-    "top_lexical_keys", "top_same_lang", "romanised", "names_missing",
+    "top_lexical_keys", "top_same_lang", "romanised", "names_missing", "top_coverage", "best_coverage",
 )
 
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -58,11 +60,17 @@ _ROLE = re.compile(r"\b(minister|director|president|chief|ceo|founder|head|spoke
                    re.IGNORECASE)
 
 
+class Alignment(NamedTuple):
+    score: float     # weighted mean of the question tokens' best matches
+    coverage: float  # the worst-matched question token's best match
+
+
 class TokenAligner:
     """Late interaction between the question's and a passage's contextual token embeddings.
 
     Each question token is matched to its most similar token of the sentence (token embeddings
-    of the whole passage, so pronouns carry their antecedents) and the matches are averaged.
+    of the whole passage, so pronouns carry their antecedents) under the learned projection
+    (`bot.projection`), and the matches are averaged with the projection's token weights.
     Passage token vectors are kept in an LRU cache; `prewarm` fills it in the background.
     """
 
@@ -101,15 +109,19 @@ class TokenAligner:
             out.append(vecs[offs[:, 0] >= 0] if (offs[:, 0] >= 0).any() else vecs)
         return out
 
-    def scores(self, queries: list[str], pids: list[int]) -> dict[int, float]:
-        """Alignment score per sentence id of the given passages."""
+    def scores(self, queries: list[str], pids: list[int], projection: TokenProjection) -> dict[int, Alignment]:
+        """Alignment per sentence id of the given passages: each question token's best match in the
+        sentence under the learned projection, weighted by the projection's token weights (`score`),
+        and the worst-matched question token's best match (`coverage`: low when a word of the
+        question, a name or the asked attribute, has nothing like it in the sentence)."""
         if self.embedder is None or not pids:
             return {}
-        qtoks = self.query_tokens(queries)
-        out: dict[int, float] = {}
+        qtoks = [(projection.tokens(q), projection.weights(q)) for q in self.query_tokens(queries)]
+        out: dict[int, Alignment] = {}
         for pid in pids:
             p = self.index.passages[pid]
             tvecs, offs = self.passage_tokens(pid)
+            tvecs = projection.tokens(tvecs)
             title = self.index.documents[p.doc_id].title
             body = passage_text(p, self.index.sentences)
             pos = 0 if body.startswith(title) else len(title) + 1
@@ -122,8 +134,11 @@ class TokenAligner:
                 if not mask.any():
                     continue
                 sent = tvecs[mask]
-                score = float(np.mean([(q @ sent.T).max(axis=1).mean() for q in qtoks]))
-                out[sid] = max(out.get(sid, -1.0), score)
+                best = [(q @ sent.T).max(axis=1) for q, _ in qtoks]
+                found = Alignment(float(np.mean([b @ w for b, (_, w) in zip(best, qtoks)])),
+                                  float(np.mean([b.min() for b in best])))
+                if sid not in out or found.score > out[sid].score:
+                    out[sid] = found
         return out
 
 
@@ -144,6 +159,10 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.sids)
+
+    def has_number(self, row: int) -> bool:
+        """Candidate `row` gives a number (the feature is set only for count questions)."""
+        return bool(self.features[row, SENTENCE_FEATURES.index("number")])
 
 
 def _present(term_text: str, pool: set[str]) -> bool:
@@ -166,6 +185,20 @@ def _number_bound(sentence: str, q_terms: set[str]) -> float:
 _TERMINATED = re.compile(r"[.?!।॥…][\"'”’)\]]*\s*$")
 
 
+#: An unterminated line of at most this many words is a heading (a subheading inside an article).
+HEADING_WORDS = 12
+
+
+def _is_heading(sentence: str, title: str) -> float:
+    """The sentence is a heading: the article's headline, or a short line with no sentence-final
+    punctuation ("Twitter reaches out to Ravi Shankar Prasad"). A heading names what follows, it
+    does not state it. A title that ends like a sentence is the lede's first sentence (a .txt with
+    no headline line, index.corpus): a full statement, not a heading."""
+    if _TERMINATED.search(sentence):
+        return 0.0
+    return float(sentence.strip() == title.strip() or len(sentence.split()) <= HEADING_WORDS)
+
+
 def _role_near_name(sentence: str, salient_keys: list[set[str]]) -> float:
     """A role word within four words of a name the question asks about ("IT Minister Ravi Shankar
     Prasad", "निदेशक महिमा कौल"): what a "who is X" answer says, and a headline naming X does not."""
@@ -179,7 +212,7 @@ def _role_near_name(sentence: str, salient_keys: list[set[str]]) -> float:
 
 
 def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: list[Hit], qvecs: list[np.ndarray],
-                      aligned: dict[int, float], lang_of_passage: "np.ndarray | dict[int, str]") -> Candidates:
+                      aligned: dict[int, Alignment], lang_of_passage: "np.ndarray | dict[int, str]") -> Candidates:
     """Feature rows (SENTENCE_FEATURES order) for every sentence of the candidate passages."""
     best_passage = max(h.dense for h in hits)
     rank_in_lang: dict[int, int] = {}
@@ -196,7 +229,7 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     sids = np.fromiter(sid_hit, dtype=np.int64)
     svecs = np.asarray(index.sentence_vectors[sids], dtype=np.float32)
     sim = np.mean([svecs @ q for q in qvecs], axis=0)
-    q_text = f"{u.question} {u.query}"
+    q_text = f"{u.question} {u.search_text}"
     q_direct = set(tokenize(q_text))
     q_keys = set(script_keys(q_text))
     idf = index.bm25.idf(sorted(q_direct | q_keys))
@@ -205,9 +238,13 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     # Sentences outside the aligned passages stand in with their pooled cosine, shifted by the
     # mean gap between the two scores on the aligned sentences so both are on one scale.
     pos = {int(sid): i for i, sid in enumerate(sids)}
-    gaps = [score - sim[pos[sid]] for sid, score in aligned.items() if sid in pos]
-    offset = float(np.mean(gaps)) if gaps else 0.0
-    align = np.array([aligned.get(int(s), sim[i] + offset) for i, s in enumerate(sids)], dtype=np.float32)
+    def stand_in(values: dict[int, float]) -> np.ndarray:
+        gaps = [v - sim[pos[sid]] for sid, v in values.items() if sid in pos]
+        offset = float(np.mean(gaps)) if gaps else 0.0
+        return np.array([values.get(int(s), sim[i] + offset) for i, s in enumerate(sids)], dtype=np.float32)
+
+    align = stand_in({sid: a.score for sid, a in aligned.items()})
+    coverage = stand_in({sid: a.coverage for sid, a in aligned.items()})
     kinds = u.answer_types
     salient_keys = [set(search_terms(w)) for w in u.salient]
     feats = np.zeros((len(sids), len(SENTENCE_FEATURES)), dtype=np.float32)
@@ -221,7 +258,7 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
         pool |= terms
         digits = normalize_digits(text)
         n_words = len(text.split())
-        feats[i, : len(SENTENCE_FEATURES) - 4] = (
+        feats[i, : len(SENTENCE_FEATURES) - 5] = (
             sim[i], sim[i] - sim_best, align[i], align[i] - align_best, float(int(sid) in aligned),
             h.dense, h.dense - best_passage, 1.0 / (1 + rank_in_lang[h.pid]), h.bm25,
             sum(idf[t] for t in q_direct & terms) / w_direct,
@@ -234,7 +271,7 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
             float("person" in kinds and bool(_PERSON.search(text))),
             float("reason" in kinds and bool(_REASON.search(text))),
             _role_near_name(text, salient_keys) if "definition" in kinds and salient_keys else 0.0,
-            float(text.strip() == index.documents[sent.doc_id].title.strip()),
+            _is_heading(text, index.documents[sent.doc_id].title),
             float(not _TERMINATED.search(text)),
             float(np.log1p(n_words)),
             float(n_words < 4 and not _NUMBER.search(digits)),
@@ -253,7 +290,8 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     for pid in set(pids.tolist()):
         m = pids == pid
         rel[m, 3] = align[m] - align[m].max()
-    feats[:, -4:] = rel
+    feats[:, -5:-1] = rel
+    feats[:, -1] = coverage
     # Answerability: is what the question is about anywhere in the candidates, in any script?
     for h in hits:
         pool |= set(search_terms(index.documents[index.passages[h.pid].doc_id].title))
@@ -290,4 +328,5 @@ def question_features(c: Candidates, logits: np.ndarray, romanised: bool) -> np.
     row = c.features[order[0]]
     return np.array([top, top - second, float(probs[order[0]]), c.best_same, c.best_cross,
                      float(c.absent_terms), c.unmatched_idf, row[col["lexical_keys"]],
-                     row[col["same_lang"]], float(romanised), c.salient_missing_share], dtype=np.float32)
+                     row[col["same_lang"]], float(romanised), c.salient_missing_share,
+                     row[col["coverage"]], float(c.features[:, col["coverage"]].max())], dtype=np.float32)

@@ -21,11 +21,14 @@ from bot.answer import Answer, AnswerResult, citation, other_reports, same_fact
 from bot.config import AnswerSettings, ConversationSettings
 from bot.conversation import Turn, contextualize
 from bot.features import Candidates, TokenAligner, question_features, sentence_features
+from bot.projection import TokenProjection
 from bot.scorer import Scorer
-from bot.understand import Understood, is_question, understand
+from bot.transliterate import Transliterator
+from bot.understand import Understood, is_question, is_romanised_marker, understand
 from index.embed import Embedder
 from index.retrieve import Hit, Retriever
 from index.store import Index
+from index.text import tokenize
 
 
 @dataclass
@@ -38,15 +41,30 @@ class Prepared:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def refusal(u: Understood, c: Candidates, logits: np.ndarray, settings: AnswerSettings) -> str | None:
+    """Why the archive cannot answer, whatever the confidence (None: no rule refuses). Training
+    calls this too, so the threshold is chosen on the questions these rules let through."""
+    if c.salient_missing_share > settings.abstain_names_missing:
+        return "the names the question is about are in none of the candidate articles"
+    if settings.abstain_absent_terms and c.absent_terms >= settings.abstain_absent_terms:
+        return f"{c.absent_terms} words of the question occur nowhere in the archive"
+    if settings.counts_need_a_number and "number" in u.answer_types and not c.has_number(int(np.argmax(logits))):
+        return "a count was asked and the best candidate sentence gives no number"
+    return None
+
+
 class Pipeline:
     def __init__(self, index: Index, embedder: Embedder, retriever: Retriever, answer: AnswerSettings,
-                 conversation: ConversationSettings, scorer: Scorer | None):
+                 conversation: ConversationSettings, scorer: Scorer | None, projection: TokenProjection,
+                 transliterator: Transliterator | None = None):
         self.index = index
         self.embedder = embedder
         self.retriever = retriever
         self.settings = answer
         self.conversation = conversation
         self.scorer = scorer
+        self.projection = projection
+        self.transliterator = transliterator
         self.aligner = TokenAligner(index, embedder, answer.token_cache_passages)
         self._lang_of_passage = index.passages.langs  # pid → language
 
@@ -57,12 +75,23 @@ class Pipeline:
         if not is_question(question):
             return understand(question, question, question, False)
         query, anchor, followup = contextualize(question, history, self.conversation)
-        return understand(question, query, anchor, followup)
+        u = understand(question, query, anchor, followup)
+        if u.romanised and self.transliterator is not None:
+            u.devanagari = self.transliterator.render(u.query, keep=self._english_word)
+        return u
+
+    def _english_word(self, word: str) -> bool:
+        """Kept as typed in a romanised question: not a Hindi function word, and an English stopword
+        or a word the archive's own text has (twitter, accounts, names)."""
+        if is_romanised_marker(word):
+            return False
+        terms = tokenize(word)
+        return not terms or any(self.index.bm25.knows(t) for t in terms)
 
     def retrieve(self, u: Understood, qvec: np.ndarray, exclude_docs: frozenset[str] = frozenset()) -> list[Hit]:
         """One search: the wide pool cited reports come from, with each language's best kept in it."""
         s = self.settings
-        return self.retriever.search(u.query, k=max(s.also_in_passages, s.passages_considered), qvec=qvec,
+        return self.retriever.search(u.search_text, k=max(s.also_in_passages, s.passages_considered), qvec=qvec,
                                      per_language=s.passages_per_language, exclude_docs=exclude_docs)
 
     def considered(self, hits: list[Hit]) -> list[Hit]:
@@ -76,29 +105,35 @@ class Pipeline:
             chosen.update(pids[: s.passages_per_language])
         return [h for h in hits if h.pid in chosen]
 
-    def features(self, u: Understood, pool: list[Hit], qvecs: list[np.ndarray]) -> Candidates:
+    def features(self, u: Understood, pool: list[Hit], qvecs: list[np.ndarray], projection: TokenProjection) -> Candidates:
         s = self.settings
         hits = self.considered(pool)
         align_pids = [h.pid for h in hits[: s.align_passages]]
         for lang in sorted({self._lang_of_passage[h.pid] for h in hits}):  # the best of each language too
             align_pids += [h.pid for h in hits if self._lang_of_passage[h.pid] == lang][: s.align_per_language]
-        queries = list(dict.fromkeys([u.question, u.query]))
-        aligned = self.aligner.scores(queries, list(dict.fromkeys(align_pids))) if s.align_passages else {}
+        aligned = self.aligner.scores(u.readings, list(dict.fromkeys(align_pids)), projection) if s.align_passages else {}
         return sentence_features(u, self.index, hits, pool, qvecs, aligned, self._lang_of_passage)
 
     def prepare(self, question: str, history: list[Turn] | None = None, qvecs: list[np.ndarray] | None = None,
-                exclude_docs: frozenset[str] = frozenset()) -> Prepared:
+                exclude_docs: frozenset[str] = frozenset(), projection: TokenProjection | None = None) -> Prepared:
         """Understand, retrieve and compute features. `qvecs`: precomputed query embeddings
-        (evaluation batches them); `exclude_docs`: articles retrieval must not return."""
+        (evaluation batches them); `exclude_docs`: articles retrieval must not return;
+        `projection`: a per-call override of the token projection (held-out evaluation prepares
+        each question with the projection of the fold that never saw its article)."""
         start = time.perf_counter()
         u = self.understand(question, history or [])
         if not u.is_question:
             return Prepared(u, [], None, {"retrieve": time.perf_counter() - start})
         if qvecs is None:
             qvecs = list(self.embedder.queries([u.question, u.query] if u.followup else [u.question]))
-        hits = self.retrieve(u, qvecs[-1], exclude_docs)
+        search_vec = qvecs[-1]
+        if u.devanagari:  # the dense search goes halfway between the typed and the Devanagari reading
+            qvecs = qvecs + list(self.embedder.queries([u.devanagari]))
+            search_vec = qvecs[-2] + qvecs[-1]
+            search_vec = search_vec / max(float(np.linalg.norm(search_vec)), 1e-12)
+        hits = self.retrieve(u, search_vec, exclude_docs)
         retrieved = time.perf_counter()
-        candidates = self.features(u, hits, qvecs) if hits else None
+        candidates = self.features(u, hits, qvecs, projection or self.projection) if hits else None
         return Prepared(u, qvecs, candidates, {"retrieve": retrieved - start,
                                                "choose": time.perf_counter() - retrieved})
 
@@ -123,11 +158,9 @@ class Pipeline:
             return result
         logits = scorer.logits(c.features)
         result.confidence = scorer.probability(question_features(c, logits, u.romanised))
-        if c.salient_missing_share > self.settings.abstain_names_missing:
-            result.reason = "the names the question is about are in none of the candidate articles"
-            return result
-        if self.settings.abstain_absent_terms and c.absent_terms >= self.settings.abstain_absent_terms:
-            result.reason = f"{c.absent_terms} words of the question occur nowhere in the archive"
+        reason = refusal(u, c, logits, self.settings)
+        if reason:
+            result.reason = reason
             return result
         if not result.confidence >= scorer.threshold:  # a NaN never passes
             result.reason = "no candidate sentence is likely enough to answer"

@@ -149,6 +149,11 @@ def is_romanised_hindi(text: str) -> bool:
     return marks >= 2 or (marks >= 1 and len(words) <= 4)
 
 
+def is_romanised_marker(word: str) -> bool:
+    """A Hindi function word in Latin script (ne, ki, kitne, kiya…)."""
+    return word.lower() in _ROMAN_MARKERS
+
+
 def salient_terms(question: str) -> list[str]:
     """The names and numbers the question is about: capitalised words after the first word (the
     first is capitalised anyway: "Prior to Manning…", "Name one way…"), all-caps acronyms anywhere,
@@ -182,6 +187,18 @@ class Understood:
     romanised: bool
     answer_types: set[str] = field(default_factory=set)
     salient: list[str] = field(default_factory=list)
+    #: A romanised question's query read in Devanagari (bot/transliterate.py), searched beside it.
+    devanagari: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What retrieval and the lexical features search with: the query, and its Devanagari reading."""
+        return f"{self.query} {self.devanagari}" if self.devanagari else self.query
+
+    @property
+    def readings(self) -> list[str]:
+        """The question's distinct readings, for token alignment."""
+        return list(dict.fromkeys(r for r in (self.question, self.query, self.devanagari) if r))
 
 
 def understand(question: str, query: str, anchor: str, followup: bool) -> Understood:

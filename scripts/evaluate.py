@@ -3,8 +3,9 @@
     python scripts/evaluate.py --xquad ../shared/eval/xquad-dev [--folds 5] [--work DIR] [--json OUT]
 
 Every question is answered by `Pipeline` (bot/pipeline.py), the code the bot serves with.
-With `--folds K` the scorer is retrained K times (scripts/train_scorer.py's `fit`, folds grouped
-by article) and every question is answered by the model that never saw its article: these are
+With `--folds K` the token projection (scripts/train_alignment.py) and the scorer
+(scripts/train_scorer.py's `fit`) are retrained K times, folds grouped by article, and every
+question is prepared and answered by the models that never saw its article: these are
 the held-out figures BENCHMARKS.md reports. Without it, the shipped weights are used (trained on
 all of dev, so in-sample there).
 
@@ -39,12 +40,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
+from bot.projection import TokenProjection  # noqa: E402
+from bot.transliterate import Transliterator  # noqa: E402
 from bot.scorer import Scorer  # noqa: E402
 from index.build import build_index  # noqa: E402
 from index.embed import Embedder  # noqa: E402
 from index.retrieve import Retriever  # noqa: E402
 from index.store import load_index  # noqa: E402
 from index.text import nfc, normalize_digits  # noqa: E402
+from train_alignment import out_of_fold  # noqa: E402
 from train_scorer import Example, fit, folds_by_article  # noqa: E402
 
 SEED_QUESTIONS = ROOT / "scripts" / "seeds_questions.jsonl"
@@ -110,9 +114,14 @@ def build_corpus_index(paragraphs: list[dict], langs, work: Path, settings: Sett
     return load_index(out, expect_model_id=embedder.model_id)
 
 
+#: One transliterator for every evaluation pipeline, as one engine has one (its word cache is shared).
+TRANSLITERATOR = Transliterator()
+
+
 def pipeline_for(index, settings: Settings, embedder: Embedder, scorer: Scorer | None) -> Pipeline:
+    projection = TokenProjection.load(settings.answer.alignment, dim=embedder.dim)
     return Pipeline(index, embedder, Retriever(index, embedder, settings.index), settings.answer,
-                    settings.conversation, scorer)
+                    settings.conversation, scorer, projection, TRANSLITERATOR)
 
 
 def _read_set(name: str) -> list[dict]:
@@ -129,9 +138,15 @@ def _gold_mask(index, sids: np.ndarray, golds: dict) -> np.ndarray:
 
 
 def collect_examples(folder: Path, work: Path, settings: Settings, embedder: Embedder,
-                     p1: dict | None = None, limit: int | None = None) -> list[Example]:
+                     p1: dict | None = None, limit: int | None = None,
+                     folds: tuple[list[TokenProjection], dict[int, int]] | None = None) -> list[Example]:
     """Every evaluation question prepared once by the serving pipeline (no scorer needed).
-    `p1`, if given, receives paragraph P@1 counts per setting and retrieval mode."""
+    `p1`, if given, receives paragraph P@1 counts per setting and retrieval mode; `folds`, if
+    given (`train_alignment.out_of_fold`), the token projection of each fold and the fold of each
+    article: every question is then prepared with the projection that never saw its article."""
+    def projection_for(article: int) -> TokenProjection | None:
+        return folds[0][folds[1][article]] if folds else None
+
     data = load_xquad(folder)
     by_id = {q["id"]: q for q in data["questions"]}
     questions = data["questions"][::max(1, len(data["questions"]) // limit)] if limit else data["questions"]
@@ -161,7 +176,8 @@ def collect_examples(folder: Path, work: Path, settings: Settings, embedder: Emb
                 if setting in REMOVED_IN:
                     kinds.append(("removed", frozenset(docs_of_article[q["article"]])))
                 for kind, exclude in kinds:
-                    prep = pipe.prepare(text, qvecs=[qvec[text]], exclude_docs=exclude)
+                    prep = pipe.prepare(text, qvecs=[qvec[text]], exclude_docs=exclude,
+                                        projection=projection_for(q["article"]))
                     c = prep.candidates
                     name = setting
                     if setting == "split" and not split_keeps({"lang": lang, "key": q["key"]}):
@@ -175,7 +191,7 @@ def collect_examples(folder: Path, work: Path, settings: Settings, embedder: Emb
                              ("close", "close-unanswerable", _read_set("unanswerable_close.jsonl"))):
         for r in rows:
             q = by_id[r["id"]]
-            prep = mixed.prepare(r["question"], qvecs=[qvec[r["question"]]])
+            prep = mixed.prepare(r["question"], qvecs=[qvec[r["question"]]], projection=projection_for(q["article"]))
             c = prep.candidates
             gold = _gold_mask(mixed.index, c.sids, q["a"]) if c is not None and kind == "romanised" else None
             examples.append(Example(name, q["article"], q["id"], kind, prep, gold, mixed, q["a"]))
@@ -245,11 +261,16 @@ def risk_coverage(rows: list[dict]) -> list[dict]:
 def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embedder, folds: int,
                    limit: int | None = None, save_weights: Path | None = None) -> dict:
     p1: dict = {}
-    examples = collect_examples(folder, work, settings, embedder, p1, limit)
+    # Held out means the token projection too: each question's alignments come from a projection
+    # trained without its article (and the shipped scorer is fitted on those, as it is served).
+    oof = out_of_fold(folder, embedder, folds if folds > 1 else 5, log=lambda m: print(m, file=sys.stderr, flush=True)) \
+        if folds > 1 or save_weights else None
+    examples = collect_examples(folder, work, settings, embedder, p1, limit, oof)
     if save_weights:
         scorer = fit(examples, model_id=embedder.model_id,
                      meta={"command": f"python scripts/evaluate.py --xquad ../shared/eval/xquad-dev "
-                                      f"--save-weights {save_weights}", "examples": len(examples)})
+                                      f"--save-weights {save_weights}", "examples": len(examples),
+                           "projection": TokenProjection.load(settings.answer.alignment).digest()})
         scorer.save(save_weights)
         print(f"wrote {save_weights} (threshold {scorer.threshold:.3f})", flush=True)
     n_asked = defaultdict(int)
@@ -258,6 +279,7 @@ def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embed
             n_asked["split" if e.setting == "split-cross" else e.setting] += 1
     if folds > 1:
         fold = folds_by_article(examples, folds)
+        assert all(oof[1][e.article] == f for e, f in zip(examples, fold)), "projection and scorer folds differ"
         scorers = [fit([e for e, f in zip(examples, fold) if f != k]) for k in range(folds)]
         print(f"held-out figures: {folds} folds grouped by article; thresholds "
               f"{[round(s.threshold, 3) for s in scorers]}", flush=True)

@@ -5,8 +5,9 @@
 Every question is prepared once by the serving pipeline (`evaluate.collect_examples`; `--cache`
 keeps them in a pickle so later runs take seconds), then for each variant the scorer is refitted
 on 5 folds grouped by article (`train_scorer.fit`) and each question is decided by the fold that
-never saw its article, with the same rules as `Pipeline.decide`: abstain when the share of
-missing names exceeds the names rule, or the confidence is below the threshold. Also reported:
+never saw its article, with the same rules as `Pipeline.decide` (`pipeline.refusal`, its
+settings varied: the names rule, whether a count question needs a number), then the confidence
+threshold. Also reported:
 top-1 accuracy with no abstention, for the linear scorer and for gradient-boosted trees on the
 same features (does a non-linear model find more in them?).
 """
@@ -16,6 +17,7 @@ import argparse
 import pickle
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bot.config import AnswerSettings  # noqa: E402
 from bot.features import question_features  # noqa: E402
+from bot.pipeline import refusal  # noqa: E402
 from train_scorer import fit, fit_sentence_model, folds_by_article  # noqa: E402
 
 
@@ -35,8 +39,11 @@ def load_examples(args):
     from evaluate import collect_examples
     from index.embed import Embedder
 
+    from train_alignment import out_of_fold
+
     settings = load_settings()
-    examples = collect_examples(args.xquad, args.work, settings, Embedder(settings.index))
+    embedder = Embedder(settings.index)
+    examples = collect_examples(args.xquad, args.work, settings, embedder, folds=out_of_fold(args.xquad, embedder, 5))
     for e in examples:
         e.pipeline = None  # the index does not pickle; decisions below need only the features
     if args.cache:
@@ -44,7 +51,7 @@ def load_examples(args):
     return examples
 
 
-def decide_all(examples, fold, names_rule: float, k: int) -> list[tuple]:
+def decide_all(examples, fold, rules: AnswerSettings, k: int) -> list[tuple]:
     rows = []
     for held in range(k):
         scorer = fit([e for e, f in zip(examples, fold) if f != held])
@@ -58,7 +65,8 @@ def decide_all(examples, fold, names_rule: float, k: int) -> list[tuple]:
             logits = scorer.logits(c.features)
             conf = scorer.probability(question_features(c, logits, e.prepared.understood.romanised))
             right = bool(e.answerable and e.gold is not None and e.gold[int(np.argmax(logits))])
-            rows.append((e.setting, e.kind, right, c.salient_missing_share > names_rule or conf < scorer.threshold))
+            ruled = refusal(e.prepared.understood, c, logits, rules) is not None
+            rows.append((e.setting, e.kind, right, ruled or conf < scorer.threshold))
     return rows
 
 
@@ -109,8 +117,11 @@ def main(argv=None) -> int:
     examples = load_examples(args)
     fold = folds_by_article(examples, args.folds)
     for rule in args.names_rule:
-        print(f"names rule: abstain when more than {rule:.2f} of the question's names are missing")
-        report(decide_all(examples, fold, rule, args.folds))
+        for counts in (False, True):
+            print(f"names rule: abstain when more than {rule:.2f} of the question's names are missing; "
+                  f"count questions need a number: {'yes' if counts else 'no'}")
+            report(decide_all(examples, fold, replace(AnswerSettings(), abstain_names_missing=rule,
+                                                      counts_need_a_number=counts), args.folds))
     print("top-1 accuracy, no abstention: linear listwise scorer vs gradient-boosted trees")
     top1_linear_vs_trees(examples, fold, args.folds)
     return 0

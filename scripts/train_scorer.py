@@ -12,6 +12,9 @@ article removed, the close-topic unanswerable set and the romanised-Hindi set (s
   L-BFGS).
 * The confidence is a logistic regression over QUESTION_FEATURES, trained on out-of-fold logits
   (folds grouped by article), labelled 1 when the top sentence holds the answer.
+* The token projection behind the alignment features is trained first (scripts/train_alignment.py
+  writes bot/alignment_weights.npz); the scorer is fitted on alignments from per-fold projections,
+  each of which never saw the question's article (stacking), and records the shipped one's digest.
 * The threshold is the highest confidence at which at most `--max-refused` of the answerable
   questions are refused, again on out-of-fold confidences.
 
@@ -35,12 +38,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bot.features import QUESTION_FEATURES, SENTENCE_FEATURES, question_features  # noqa: E402
-from bot.pipeline import Prepared  # noqa: E402
+from bot.pipeline import Prepared, refusal  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.scorer import DEFAULT_WEIGHTS, Linear, Scorer  # noqa: E402
+from train_alignment import fold_of_articles  # noqa: E402
 
-#: Answerable questions the names rule refuses anyway are left out when the threshold is chosen.
-NAMES_RULE = AnswerSettings().abstain_names_missing
+#: Answerable questions the rules refuse anyway (names missing, a count with no number) are left
+#: out when the threshold is chosen: the threshold's budget is for what the rules let through.
+RULES = AnswerSettings()
 
 
 @dataclass
@@ -97,6 +102,19 @@ def fit_sentence_model(examples: list[Example], l2: float = 1e-2) -> Linear:
     return Linear(SENTENCE_FEATURES, mean.astype(np.float32), scale.astype(np.float32), res.x.astype(np.float32))
 
 
+#: Evidence that the archive lacks what the question asks can only lower the confidence, and a
+#: better-covered question can only raise it: the calibration's coefficients on these are bounded
+#: to that sign (L-BFGS-B bounds). Unbounded, collinear features took the wrong sign: three words
+#: the archive never printed raised the confidence of an off-topic question.
+LOWERS_CONFIDENCE = ("absent_terms", "unmatched_idf", "names_missing")
+RAISES_CONFIDENCE = ("top_coverage", "best_coverage")
+
+
+def _sign_bounds(names: tuple[str, ...]) -> list[tuple[float | None, float | None]]:
+    return [(None, 0.0) if n in LOWERS_CONFIDENCE else (0.0, None) if n in RAISES_CONFIDENCE else (None, None)
+            for n in names] + [(None, None)]  # the intercept
+
+
 def fit_confidence(rows: np.ndarray, labels: np.ndarray, l2: float = 1e-2) -> Linear:
     mean, scale = _standardiser(rows.astype(np.float64))
     z = (rows - mean) / scale
@@ -110,15 +128,15 @@ def fit_confidence(rows: np.ndarray, labels: np.ndarray, l2: float = 1e-2) -> Li
         grad_t = (p - y) / len(y)
         return value, np.concatenate([z.T @ grad_t + 2 * l2 * w, [grad_t.sum()]])
 
-    res = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    res = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500},
+                   bounds=_sign_bounds(QUESTION_FEATURES))
     return Linear(QUESTION_FEATURES, mean.astype(np.float32), scale.astype(np.float32),
                   res.x[:-1].astype(np.float32), float(res.x[-1]))
 
 
 def folds_by_article(examples: list[Example], k: int) -> list[np.ndarray]:
     """Fold number per example: articles dealt round-robin into k folds."""
-    articles = sorted({e.article for e in examples})
-    fold_of = {a: i % k for i, a in enumerate(articles)}
+    fold_of = fold_of_articles([e.article for e in examples], k)
     return np.array([fold_of[e.article] for e in examples])
 
 
@@ -127,8 +145,9 @@ def _top_correct(e: Example, logits: np.ndarray) -> bool:
 
 
 def question_rows(examples: list[Example], sentence_models: list[Linear], fold: np.ndarray):
-    """Question features and labels, each example scored by the sentence model of its fold."""
-    rows, labels, idx = [], [], []
+    """Question features and labels, each example scored by the sentence model of its fold, and
+    whether a rule (`pipeline.refusal`) refuses it whatever the confidence."""
+    rows, labels, idx, ruled = [], [], [], []
     for i, e in enumerate(examples):
         c = e.prepared.candidates
         if c is None:
@@ -137,7 +156,8 @@ def question_rows(examples: list[Example], sentence_models: list[Linear], fold: 
         rows.append(question_features(c, logits, e.prepared.understood.romanised))
         labels.append(_top_correct(e, logits))
         idx.append(i)
-    return np.array(rows), np.array(labels), np.array(idx)
+        ruled.append(refusal(e.prepared.understood, c, logits, RULES) is not None)
+    return np.array(rows), np.array(labels), np.array(idx), np.array(ruled)
 
 
 def choose_threshold(conf: np.ndarray, answerable: np.ndarray, max_refused: float) -> float:
@@ -151,7 +171,7 @@ def fit(examples: list[Example], max_refused: float = 0.04, inner_folds: int = 5
     """A complete scorer from examples: sentence model, calibration on out-of-fold logits, threshold."""
     inner = folds_by_article(examples, inner_folds)
     models = [fit_sentence_model([e for e, f in zip(examples, inner) if f != k]) for k in range(inner_folds)]
-    rows, labels, idx = question_rows(examples, models, inner)
+    rows, labels, idx, ruled = question_rows(examples, models, inner)
     # Calibration is itself cross-validated so the threshold is chosen on confidences it never fitted.
     conf = np.zeros(len(idx))
     row_fold = inner[idx]
@@ -159,8 +179,7 @@ def fit(examples: list[Example], max_refused: float = 0.04, inner_folds: int = 5
         model = fit_confidence(rows[row_fold != k], labels[row_fold != k])
         z = model(rows[row_fold == k])
         conf[row_fold == k] = 1 / (1 + np.exp(-z))
-    answerable = np.array([examples[i].answerable and examples[i].prepared.candidates.salient_missing_share <= NAMES_RULE
-                           for i in idx])
+    answerable = np.array([examples[i].answerable for i in idx]) & ~ruled
     threshold = choose_threshold(conf, answerable, max_refused)
     return Scorer(sentence=fit_sentence_model(examples), confidence=fit_confidence(rows, labels),
                   threshold=threshold, model_id=model_id, meta=meta)
@@ -168,6 +187,8 @@ def fit(examples: list[Example], max_refused: float = 0.04, inner_folds: int = 5
 
 def main(argv: list[str] | None = None) -> int:
     from evaluate import collect_examples  # scripts/ import each other; evaluate imports fit from here
+    from bot.projection import TokenProjection
+    from train_alignment import out_of_fold
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--xquad", type=Path, required=True, help="folder with xquad.en.json and xquad.hi.json")
@@ -181,11 +202,16 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     embedder = Embedder(settings.index)
-    examples = collect_examples(args.xquad, args.work, settings, embedder)
+    # Stacked: every question's alignments come from a token projection that never saw its article,
+    # as the shipped projection never saw the questions the bot will be asked.
+    oof = out_of_fold(args.xquad, embedder, 5, log=lambda m: print(m, file=sys.stderr, flush=True))
+    examples = collect_examples(args.xquad, args.work, settings, embedder, folds=oof)
     meta = {"trained": dt.date.today().isoformat(),
             "command": "python scripts/train_scorer.py --xquad ../shared/eval/xquad-dev",
             "examples": len(examples), "trainable": sum(e.trainable for e in examples),
-            "max_refused": args.max_refused}
+            "max_refused": args.max_refused,
+            # The projection the served alignments come from (bot/projection.py; the engine warns on a mismatch).
+            "projection": TokenProjection.load(settings.answer.alignment).digest()}
     scorer = fit(examples, args.max_refused, model_id=embedder.model_id, meta=meta)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     scorer.save(args.out)

@@ -73,9 +73,25 @@ def test_khabar_doctor_one_line_per_check(seed_index_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bot", "doctor", "--index", str(seed_index_dir)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)
     lines = proc.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ok   model", "ok   index", "ok   state", "FAIL slack"], lines
-    assert "not answering" in lines[3] and proc.returncode == 1
+    assert [line.split(":")[0] for line in lines] == ["ok   model", "ok   index", "ok   answerer", "ok   state",
+                                                      "FAIL slack"], lines
+    assert "not answering" in lines[4] and proc.returncode == 1
+    assert "token projection" in lines[2] and "romanised Hindi read in Devanagari" in lines[2]
     assert "Traceback" not in proc.stderr and BOT_TOKEN not in proc.stdout + proc.stderr
     missing = subprocess.run([sys.executable, "-m", "bot", "doctor", "--index", str(tmp_path / "none")], cwd=ROOT,
                              env={**env, "SLACK_BOT_TOKEN": ""}, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 1 and "FAIL index: index folder not found" in missing.stdout, missing.stdout
+
+
+def test_answerer_check_names_a_missing_projection_and_a_scorer_trained_with_another(settings, embedder, tmp_path):
+    from dataclasses import replace
+
+    from bot.doctor import check_answerer
+    from bot.projection import TokenProjection
+
+    missing = check_answerer(replace(settings, answer=replace(settings.answer, alignment=tmp_path / "none.npz")), embedder)
+    assert not missing.ok and "train_alignment.py" in missing.detail
+    TokenProjection.identity(embedder.dim, embedder.model_id).save(tmp_path / "other.npz")
+    other = check_answerer(replace(settings, answer=replace(settings.answer, alignment=tmp_path / "other.npz")), embedder)
+    assert not other.ok and "retrain it" in other.detail and "train_scorer.py" in other.detail
+    assert check_answerer(settings, embedder).ok

