@@ -44,6 +44,9 @@ class AnswerSettings:
     #: acronyms) occur in none of the candidate articles, in any script: at 0.34, half or more
     #: ("Sundar Pichai": 2 of 2). Chosen on XQuAD dev held-out folds (BENCHMARKS.md §6).
     abstain_names_missing: float = 0.34
+    #: Abstain when a number of the question (two digits or more: "in 1986", "Super Bowl 50") is in
+    #: none of the candidate passages, in any script. Measured on dev in BENCHMARKS.md §10.
+    abstain_numbers_missing: bool = True
     #: Abstain when at least this many words of the question occur nowhere in the archive, in any
     #: script (0: off; the calibration sees the count either way). BENCHMARKS.md has the trade-off.
     abstain_absent_terms: int = 0

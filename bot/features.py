@@ -152,6 +152,7 @@ class Candidates:
     pool: list[Hit]               # the wider retrieved pool (other reports of a fact are cited from it)
     salient_missing: int          # names of the question found in no candidate passage, any script
     salient_missing_share: float  # ... as a share of the question's names (0 when it names none)
+    numbers_missing: int          # numbers of the question (two digits or more) in no candidate passage
     absent_terms: int             # question words found nowhere in the archive, in any script
     unmatched_idf: float          # share of the question's idf mass found in no candidate passage
     best_same: float              # best dense cosine among passages in the question's language
@@ -297,10 +298,11 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
         pool |= set(search_terms(index.documents[index.passages[h.pid].doc_id].title))
     langs_seen = {lang_of_passage[h.pid] for h in hits}
     # A name can only be missed where text of its script was searched: a Hindi-only archive may
-    # translate "French" or spell "Bowl" as बाउल. Numbers are left to the calibration (a question's
-    # "in 2015" is often not in the paragraph that answers it).
+    # translate "French" or spell "Bowl" as बाउल. Numbers are script-free (digits are normalised),
+    # so a number is missed wherever it is not printed.
     names = [w for w in u.salient if not w.isdigit()] if "en" in langs_seen else []
     missing = sum(not _present(w, pool) for w in names)
+    numbers_missing = sum(not _present(w, pool) for w in u.salient if w.isdigit())
     # Words of the question that the whole archive never printed, in any script (counted where text
     # of the word's script was searched): a signal for the calibration, not a rule, since a question
     # may paraphrase where the article did not ("surrender" for "gave up").
@@ -312,6 +314,7 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     cross = [h.dense for h in hits if lang_of_passage[h.pid] != u.lang]
     return Candidates(sids=sids, features=feats, vectors=svecs, hits=hits, pool=pool_hits, salient_missing=missing,
                       salient_missing_share=missing / len(names) if names else 0.0,
+                      numbers_missing=numbers_missing,
                       absent_terms=absent,
                       unmatched_idf=unmatched / w_direct, best_same=max(same, default=0.0),
                       best_cross=max(cross, default=0.0))

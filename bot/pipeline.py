@@ -46,6 +46,8 @@ def refusal(u: Understood, c: Candidates, logits: np.ndarray, settings: AnswerSe
     calls this too, so the threshold is chosen on the questions these rules let through."""
     if c.salient_missing_share > settings.abstain_names_missing:
         return "the names the question is about are in none of the candidate articles"
+    if settings.abstain_numbers_missing and c.numbers_missing:
+        return "a number the question is about (a year, a count) is in none of the candidate articles"
     if settings.abstain_absent_terms and c.absent_terms >= settings.abstain_absent_terms:
         return f"{c.absent_terms} words of the question occur nowhere in the archive"
     if settings.counts_need_a_number and "number" in u.answer_types and not c.has_number(int(np.argmax(logits))):

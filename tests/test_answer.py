@@ -158,3 +158,11 @@ def test_who_is_quotes_the_sentence_with_the_role_not_the_subheading(engine):
         assert not result.abstained
         assert "Minister" in result.answers[0].text, (question, result.answers[0].text)
         assert result.answers[0].text != "Twitter reaches out to Ravi Shankar Prasad"
+
+
+def test_a_number_the_archive_never_mentions_abstains(engine):
+    """"In 2019" is in no seed article in any script: the archive cannot know what happened then."""
+    result = engine.ask("How many accounts did the government order Twitter to block in 2019?")
+    assert result.abstained and not result.answers and "number the question is about" in result.reason
+    known = engine.ask("What did the government say about the 1,178 accounts?")
+    assert not known.abstained and "1,178" in " ".join(a.text for a in known.answers)
