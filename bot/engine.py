@@ -108,7 +108,7 @@ class Engine:
             # thread still inside torch when the interpreter exits aborts the process.
             def prewarm() -> None:
                 self.transliterator.warm_up()
-                served.pipeline.aligner.prewarm(self._stopping)
+                served.pipeline.aligner.prewarm(served.pipeline.projection, self._stopping)
             thread = threading.Thread(target=prewarm, name="khabar-prewarm", daemon=True)
             # Finished threads are dropped, so a bot that reloads for months keeps a short list.
             self._prewarm_threads = [t for t in self._prewarm_threads if t.is_alive()] + [thread]

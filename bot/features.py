@@ -71,27 +71,30 @@ class TokenAligner:
     Each question token is matched to its most similar token of the sentence (token embeddings
     of the whole passage, so pronouns carry their antecedents) under the learned projection
     (`bot.projection`), and the matches are averaged with the projection's token weights.
-    Passage token vectors are kept in an LRU cache; `prewarm` fills it in the background.
+    Passage token vectors are kept projected in an LRU cache (keyed by projection, so held-out
+    evaluation's per-fold projections never mix); `prewarm` fills it in the background.
     """
 
     def __init__(self, index: Index, embedder: Embedder | None, cache_passages: int):
         self.index = index
         self.embedder = embedder
-        self._cache: LRU[int, tuple[np.ndarray, np.ndarray]] = LRU(max(1, cache_passages))
+        self._cache: LRU[tuple[str, int], tuple[np.ndarray, np.ndarray]] = LRU(max(1, cache_passages))
         self.cache_passages = cache_passages
 
-    def passage_tokens(self, pid: int) -> tuple[np.ndarray, np.ndarray]:
+    def passage_tokens(self, pid: int, projection: TokenProjection) -> tuple[np.ndarray, np.ndarray]:
+        """The passage's token vectors under `projection`, and their character spans."""
         def encode():
             p = self.index.passages[pid]
             text = embed_text(p, self.index.sentences, self.index.documents[p.doc_id].title)
-            return self.embedder.token_vectors(text, self.embedder.passage_prompt)
-        return self._cache.get_or_compute(pid, encode)
+            vecs, offs = self.embedder.token_vectors(text, self.embedder.passage_prompt)
+            return projection.tokens(vecs), offs
+        return self._cache.get_or_compute((projection.digest(), pid), encode)
 
     def clear_cache(self) -> None:
         """Forget every cached passage (benchmarks time the cold path with it)."""
         self._cache = LRU(max(1, self.cache_passages))
 
-    def prewarm(self, stop: threading.Event | None = None) -> int:
+    def prewarm(self, projection: TokenProjection, stop: threading.Event | None = None) -> int:
         """Encode the tokens of every passage that fits the cache; checks `stop` between passages."""
         if self.embedder is None:
             return 0
@@ -99,29 +102,23 @@ class TokenAligner:
         for done, pid in enumerate(live):
             if stop is not None and stop.is_set():
                 return done
-            self.passage_tokens(int(pid))
+            self.passage_tokens(int(pid), projection)
         return len(live)
 
-    def query_tokens(self, queries: list[str]) -> list[np.ndarray]:
-        out = []
-        for q in queries:
-            vecs, offs = self.embedder.token_vectors(q, self.embedder.query_prompt)
-            out.append(vecs[offs[:, 0] >= 0] if (offs[:, 0] >= 0).any() else vecs)
-        return out
-
-    def scores(self, queries: list[str], pids: list[int], projection: TokenProjection) -> dict[int, Alignment]:
-        """Alignment per sentence id of the given passages: each question token's best match in the
-        sentence under the learned projection, weighted by the projection's token weights (`score`),
-        and the worst-matched question token's best match (`coverage`: low when a word of the
-        question, a name or the asked attribute, has nothing like it in the sentence)."""
-        if self.embedder is None or not pids:
+    def scores(self, question_tokens: list[np.ndarray], pids: list[int], projection: TokenProjection
+               ) -> dict[int, Alignment]:
+        """Alignment per sentence id of the given passages, for the question's readings' token
+        vectors (`question_tokens`): each question token's best match in the sentence under the
+        learned projection, weighted by the projection's token weights (`score`), and the
+        worst-matched question token's best match (`coverage`: low when a word of the question, a
+        name or the asked attribute, has nothing like it in the sentence)."""
+        if self.embedder is None or not pids or not question_tokens:
             return {}
-        qtoks = [(projection.tokens(q), projection.weights(q)) for q in self.query_tokens(queries)]
+        qtoks = [(projection.tokens(q), projection.weights(q)) for q in question_tokens]
         out: dict[int, Alignment] = {}
         for pid in pids:
             p = self.index.passages[pid]
-            tvecs, offs = self.passage_tokens(pid)
-            tvecs = projection.tokens(tvecs)
+            tvecs, offs = self.passage_tokens(pid, projection)
             title = self.index.documents[p.doc_id].title
             body = passage_text(p, self.index.sentences)
             pos = 0 if body.startswith(title) else len(title) + 1
@@ -140,6 +137,12 @@ class TokenAligner:
                 if sid not in out or found.score > out[sid].score:
                     out[sid] = found
         return out
+
+
+def question_tokens(vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The token vectors of the question's own words (the prompt and special tokens left out)."""
+    words = offsets[:, 0] >= 0
+    return vectors[words] if words.any() else vectors
 
 
 @dataclass

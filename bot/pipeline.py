@@ -20,7 +20,7 @@ import numpy as np
 from bot.answer import Answer, AnswerResult, citation, other_reports, same_fact
 from bot.config import AnswerSettings, ConversationSettings
 from bot.conversation import Turn, contextualize
-from bot.features import Candidates, TokenAligner, question_features, sentence_features
+from bot.features import Candidates, TokenAligner, question_features, question_tokens, sentence_features
 from bot.projection import TokenProjection
 from bot.scorer import Scorer
 from bot.transliterate import Transliterator
@@ -107,35 +107,37 @@ class Pipeline:
             chosen.update(pids[: s.passages_per_language])
         return [h for h in hits if h.pid in chosen]
 
-    def features(self, u: Understood, pool: list[Hit], qvecs: list[np.ndarray], projection: TokenProjection) -> Candidates:
+    def features(self, u: Understood, pool: list[Hit], qvecs: list[np.ndarray], qtokens: list[np.ndarray],
+                 projection: TokenProjection) -> Candidates:
         s = self.settings
         hits = self.considered(pool)
         align_pids = [h.pid for h in hits[: s.align_passages]]
         for lang in sorted({self._lang_of_passage[h.pid] for h in hits}):  # the best of each language too
             align_pids += [h.pid for h in hits if self._lang_of_passage[h.pid] == lang][: s.align_per_language]
-        aligned = self.aligner.scores(u.readings, list(dict.fromkeys(align_pids)), projection) if s.align_passages else {}
+        aligned = self.aligner.scores(qtokens, list(dict.fromkeys(align_pids)), projection) if s.align_passages else {}
         return sentence_features(u, self.index, hits, pool, qvecs, aligned, self._lang_of_passage)
 
-    def prepare(self, question: str, history: list[Turn] | None = None, qvecs: list[np.ndarray] | None = None,
+    def prepare(self, question: str, history: list[Turn] | None = None,
                 exclude_docs: frozenset[str] = frozenset(), projection: TokenProjection | None = None) -> Prepared:
-        """Understand, retrieve and compute features. `qvecs`: precomputed query embeddings
-        (evaluation batches them); `exclude_docs`: articles retrieval must not return;
+        """Understand, retrieve and compute features. `exclude_docs`: articles retrieval must not return;
         `projection`: a per-call override of the token projection (held-out evaluation prepares
         each question with the projection of the fold that never saw its article)."""
         start = time.perf_counter()
         u = self.understand(question, history or [])
         if not u.is_question:
             return Prepared(u, [], None, {"retrieve": time.perf_counter() - start})
-        if qvecs is None:
-            qvecs = list(self.embedder.queries([u.question, u.query] if u.followup else [u.question]))
-        search_vec = qvecs[-1]
+        # One pass of the model per reading (typed question, follow-up query, Devanagari reading)
+        # gives both its pooled vector and its token vectors.
+        encoded = [self.embedder.query_and_tokens(r) for r in u.readings]
+        qvecs = [vec for vec, _, _ in encoded]
+        qtokens = [question_tokens(toks, offs) for _, toks, offs in encoded]
+        search_vec = qvecs[-1]  # the follow-up's query when there is one
         if u.devanagari:  # the dense search goes halfway between the typed and the Devanagari reading
-            qvecs = qvecs + list(self.embedder.queries([u.devanagari]))
             search_vec = qvecs[-2] + qvecs[-1]
             search_vec = search_vec / max(float(np.linalg.norm(search_vec)), 1e-12)
         hits = self.retrieve(u, search_vec, exclude_docs)
         retrieved = time.perf_counter()
-        candidates = self.features(u, hits, qvecs, projection or self.projection) if hits else None
+        candidates = self.features(u, hits, qvecs, qtokens, projection or self.projection) if hits else None
         return Prepared(u, qvecs, candidates, {"retrieve": retrieved - start,
                                                "choose": time.perf_counter() - retrieved})
 

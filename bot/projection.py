@@ -35,6 +35,7 @@ class TokenProjection:
     token_weights: np.ndarray   # d: question token i weighs softmax(q · u)_i
     model_id: str | None = None
     meta: dict = field(default_factory=dict)
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def identity(cls, dim: int, model_id: str | None = None) -> "TokenProjection":
@@ -56,10 +57,13 @@ class TokenProjection:
         return z / z.sum()
 
     def digest(self) -> str:
-        """A short fingerprint, recorded by the scorer trained on features made with this projection."""
-        h = hashlib.sha256(np.ascontiguousarray(self.matrix, dtype=np.float32).tobytes())
-        h.update(np.ascontiguousarray(self.token_weights, dtype=np.float32).tobytes())
-        return h.hexdigest()[:16]
+        """A short fingerprint, recorded by the scorer trained on features made with this projection
+        (computed once: a projection is not changed after it is made)."""
+        if self._digest is None:
+            h = hashlib.sha256(np.ascontiguousarray(self.matrix, dtype=np.float32).tobytes())
+            h.update(np.ascontiguousarray(self.token_weights, dtype=np.float32).tobytes())
+            self._digest = h.hexdigest()[:16]
+        return self._digest
 
     def save(self, path: Path) -> None:
         path = Path(path)

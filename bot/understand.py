@@ -197,7 +197,8 @@ class Understood:
 
     @property
     def readings(self) -> list[str]:
-        """The question's distinct readings, for token alignment."""
+        """The question's distinct readings (typed, follow-up query, Devanagari), each embedded once
+        for the dense search, the pooled cosines and token alignment."""
         return list(dict.fromkeys(r for r in (self.question, self.query, self.devanagari) if r))
 
 

@@ -302,21 +302,27 @@ class Embedder:
         The answerer aligns question tokens with sentence tokens (late interaction); the pooled
         sentence vector alone blurs which sentence of a passage holds the answer.
         """
+        hidden, offsets = self._one_pass(text, prompt_name)
+        return _unit_rows(hidden), offsets
+
+    def query_and_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pass over a question: its pooled vector (what `queries` gives) and its token vectors
+        and spans (what `token_vectors` gives), so a question costs the model once, not twice."""
+        from index.onnx_model import mean_pool
+
+        hidden, offsets = self._one_pass(text, self.query_prompt)
+        pooled = mean_pool(hidden[None], np.ones((1, len(hidden)), dtype=np.int64))[0]
+        return pooled, _unit_rows(hidden), offsets
+
+    def _one_pass(self, text: str, prompt_name: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """The transformer's last hidden states of one text (ONNX when exported, 2.5x faster on CPU,
+        BENCHMARKS.md §7) and each token's character span in `text`."""
         prefix = self.prompts.get(prompt_name or "", "")
         ids, offsets = self._ids_and_offsets(prefix + text)
         offsets = offsets - len(prefix)
-        if self.onnx is not None:  # the same transformer, 2.5x faster on CPU (BENCHMARKS.md §7)
-            hidden = self.onnx.hidden(ids, np.ones_like(ids))[0].astype(np.float32)
-            vecs = hidden / np.maximum(np.linalg.norm(hidden, axis=-1, keepdims=True), 1e-12)
-        else:
-            import torch
-
-            with torch.inference_mode():
-                hidden = self.model[0].auto_model(input_ids=torch.from_numpy(ids),
-                                                  attention_mask=torch.ones_like(torch.from_numpy(ids)))
-            vecs = torch.nn.functional.normalize(hidden.last_hidden_state[0].float(), dim=-1).numpy()
+        hidden = self._hidden(ids, np.ones_like(ids))[0]
         offsets[(offsets[:, 1] <= 0) | (offsets[:, 1] <= offsets[:, 0])] = -1
-        return vecs, offsets
+        return hidden, offsets
 
     @property
     def passage_prompt_text(self) -> str:
@@ -487,3 +493,7 @@ def _write_json_atomic(target: Path, obj: dict) -> None:
 def warm_digest_cache(folder: Path) -> None:
     """Hash a freshly written model's files now, so the first start after it only stats them."""
     model_fingerprint(folder, dtype="")
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)

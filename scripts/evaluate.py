@@ -30,6 +30,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,10 @@ TRANSLITERATOR = Transliterator()
 
 def pipeline_for(index, settings: Settings, embedder: Embedder, scorer: Scorer | None) -> Pipeline:
     projection = TokenProjection.load(settings.answer.alignment, dim=embedder.dim)
-    return Pipeline(index, embedder, Retriever(index, embedder, settings.index), settings.answer,
+    # Room for every passage under each fold's projection: the token cache is keyed by projection.
+    answer = replace(settings.answer, token_cache_passages=max(settings.answer.token_cache_passages,
+                                                               8 * len(index.passages)))
+    return Pipeline(index, embedder, Retriever(index, embedder, settings.index), answer,
                     settings.conversation, scorer, projection, TRANSLITERATOR)
 
 
@@ -150,10 +154,8 @@ def collect_examples(folder: Path, work: Path, settings: Settings, embedder: Emb
     data = load_xquad(folder)
     by_id = {q["id"]: q for q in data["questions"]}
     questions = data["questions"][::max(1, len(data["questions"]) // limit)] if limit else data["questions"]
-    texts = sorted({q["q"][l] for q in data["questions"] for l in ("en", "hi")})
-    texts += [r["question"] for r in _read_set("romanised_hi.jsonl") + _read_set("unanswerable_close.jsonl")]
-    texts = sorted(set(texts))
-    qvec = dict(zip(texts, embedder.queries(texts)))
+    texts = sorted({q["q"][l] for q in data["questions"] for l in ("en", "hi")}) if p1 is not None else []
+    qvec = dict(zip(texts, embedder.queries(texts)))  # paragraph P@1 only: prepare() embeds its own readings
     examples: list[Example] = []
     pipelines = {}
     for setting, (qlang, langs) in SETTINGS.items():
@@ -176,8 +178,7 @@ def collect_examples(folder: Path, work: Path, settings: Settings, embedder: Emb
                 if setting in REMOVED_IN:
                     kinds.append(("removed", frozenset(docs_of_article[q["article"]])))
                 for kind, exclude in kinds:
-                    prep = pipe.prepare(text, qvecs=[qvec[text]], exclude_docs=exclude,
-                                        projection=projection_for(q["article"]))
+                    prep = pipe.prepare(text, exclude_docs=exclude, projection=projection_for(q["article"]))
                     c = prep.candidates
                     name = setting
                     if setting == "split" and not split_keeps({"lang": lang, "key": q["key"]}):
@@ -191,7 +192,7 @@ def collect_examples(folder: Path, work: Path, settings: Settings, embedder: Emb
                              ("close", "close-unanswerable", _read_set("unanswerable_close.jsonl"))):
         for r in rows:
             q = by_id[r["id"]]
-            prep = mixed.prepare(r["question"], qvecs=[qvec[r["question"]]], projection=projection_for(q["article"]))
+            prep = mixed.prepare(r["question"], projection=projection_for(q["article"]))
             c = prep.candidates
             gold = _gold_mask(mixed.index, c.sids, q["a"]) if c is not None and kind == "romanised" else None
             examples.append(Example(name, q["article"], q["id"], kind, prep, gold, mixed, q["a"]))

@@ -43,3 +43,14 @@ def test_token_vectors_map_to_characters(embedder):
 def test_text_hash_depends_on_prompt_and_text():
     assert text_hash("passage: ", "a") == text_hash("passage: ", "a")
     assert text_hash("passage: ", "a") != text_hash("query: ", "a") != text_hash("passage: ", "b")
+
+
+def test_one_pass_over_a_question_gives_its_vector_and_its_tokens(embedder):
+    import numpy as np
+
+    for text in ("How many accounts did Twitter block?", "ट्विटर ने कितने अकाउंट्स ब्लॉक किए?"):
+        pooled, tokens, offsets = embedder.query_and_tokens(text)
+        assert float(pooled @ embedder.queries([text])[0]) > 0.99999
+        vecs, offs = embedder.token_vectors(text, embedder.query_prompt)
+        np.testing.assert_allclose(tokens, vecs, atol=1e-5)
+        np.testing.assert_array_equal(offsets, offs)

@@ -19,12 +19,13 @@ def test_headings_are_headlines_and_short_unterminated_lines(sentence, title, he
 
 
 def _best(seed_index, embedder, question: str):
-    from bot.features import TokenAligner
+    from bot.features import TokenAligner, question_tokens
 
     aligner = TokenAligner(seed_index, embedder, cache_passages=64)
     projection = TokenProjection.load(dim=embedder.dim)
     pids = list(range(len(seed_index.passages)))
-    scores = aligner.scores([question], pids, projection)
+    _, tokens, offsets = embedder.query_and_tokens(question)
+    scores = aligner.scores([question_tokens(tokens, offsets)], pids, projection)
     sid = max(scores, key=lambda s: scores[s].score)
     return seed_index.sentences[sid].text, scores[sid]
 
