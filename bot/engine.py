@@ -84,6 +84,10 @@ class Engine:
                         "poorly calibrated until it is retrained (scripts/train_scorer.py)",
                         self.scorer.model_id, self.embedder.model_id)
         self.projection = TokenProjection.load(settings.answer.alignment, dim=self.embedder.dim)
+        if self.projection.model_id and not same_model(self.projection.model_id, self.embedder.model_id):
+            log.warning("the token projection was trained for model %s but Khabar serves %s; retrain it and "
+                        "then the scorer (scripts/train_alignment.py, scripts/train_scorer.py)",
+                        self.projection.model_id, self.embedder.model_id)
         trained_with = (self.scorer.meta or {}).get("projection")
         if trained_with and trained_with != self.projection.digest():
             log.warning("the sentence scorer was trained on alignments from another token projection (%s, this one "

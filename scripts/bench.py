@@ -24,7 +24,7 @@ What one run measures, all in the same process and on the same machine:
                      ask: a new question whose top passages are re-encoded token by token;
      - align2_cached the same question again right after, its passages' token vectors cached;
      - align0        `answer.align_passages=0`: no question-time re-encoding of passages.
-   Each ask is split into query embedding (`embedder.queries`), BM25 scoring, the rest of
+   Each ask is split into query embedding (`embedder.query_and_tokens`), BM25 scoring, the rest of
    retrieval (faiss + fusion), and answering (of which token re-encoding), by timing those
    calls in place.
 3. Cold start to first answer: `python -m bot ask --json --index <seeds index> QUESTION` in a
@@ -1037,7 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report["machine"]["torch_threads"] = torch.get_num_threads()
     split = Split()
-    split.wrap(embedder, "queries", "embed")
+    split.wrap(embedder, "query_and_tokens", "embed")  # one pass a reading: pooled vector and tokens
     split.wrap(embedder, "token_vectors", "tokens")
     report["questions"] = [{k: q[k] for k in ("id", "kind", "question")} for q in questions]
 

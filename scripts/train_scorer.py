@@ -43,7 +43,7 @@ from bot.config import AnswerSettings  # noqa: E402
 from bot.scorer import DEFAULT_WEIGHTS, Linear, Scorer  # noqa: E402
 from train_alignment import fold_of_articles  # noqa: E402
 
-#: Answerable questions the rules refuse anyway (names missing, a count with no number) are left
+#: Answerable questions the rules refuse anyway (a name or number missing, a count with no number) are left
 #: out when the threshold is chosen: the threshold's budget is for what the rules let through.
 RULES = AnswerSettings()
 

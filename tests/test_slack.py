@@ -411,7 +411,7 @@ def test_apology_only_when_answering_fails_and_long_question_refused(khabar, run
     def broken(*args, **kwargs):
         raise RuntimeError("embedding model crashed")
 
-    monkeypatch.setattr(runtime.engine.embedder, "queries", broken)
+    monkeypatch.setattr(runtime.engine.embedder, "query_and_tokens", broken)
     ts, _ = khabar.mention(TWITTER_Q)
     [apology] = khabar.answers_in("CDESK0001", ts)
     assert "Sorry, something went wrong" in apology.body["text"]
