@@ -27,7 +27,7 @@ from index.text import normalize_digits, script_keys, search_terms, tokenize
 SENTENCE_FEATURES = (
     "similarity", "similarity_rel", "alignment", "alignment_rel", "aligned", "passage", "passage_rel",
     "passage_rank", "bm25", "lexical", "lexical_keys", "salient", "same_lang", "number", "number_bound",
-    "date", "person", "reason", "role", "headline", "unterminated", "log_words", "fragment",
+    "date", "person", "reason", "role", "heading", "unterminated", "log_words", "fragment",
     "similarity_rel_lang", "alignment_rel_lang", "passage_rel_lang", "alignment_rel_passage", "coverage",
 )
 #: Columns of the question-level features the confidence calibration reads.
