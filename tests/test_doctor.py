@@ -94,4 +94,7 @@ def test_answerer_check_names_a_missing_projection_and_a_scorer_trained_with_ano
     TokenProjection.identity(embedder.dim, embedder.model_id).save(tmp_path / "other.npz")
     other = check_answerer(replace(settings, answer=replace(settings.answer, alignment=tmp_path / "other.npz")), embedder)
     assert not other.ok and "retrain it" in other.detail and "train_scorer.py" in other.detail
+    TokenProjection.identity(embedder.dim, "someone/else@0123456789ab").save(tmp_path / "foreign.npz")
+    foreign = check_answerer(replace(settings, answer=replace(settings.answer, alignment=tmp_path / "foreign.npz")), embedder)
+    assert not foreign.ok and "trained for model someone/else" in foreign.detail and "train_alignment.py" in foreign.detail
     assert check_answerer(settings, embedder).ok
