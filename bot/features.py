@@ -18,7 +18,7 @@ from bot.cache import LRU
 from bot.projection import TokenProjection
 from bot.understand import Understood
 from index.embed import Embedder
-from index.passages import embed_text, passage_text
+from index.passages import embed_text, passage_text, titled
 from index.retrieve import Hit
 from index.store import Index
 from index.text import normalize_digits, script_keys, search_terms, tokenize
@@ -119,15 +119,9 @@ class TokenAligner:
         for pid in pids:
             p = self.index.passages[pid]
             tvecs, offs = self.passage_tokens(pid, projection)
-            title = self.index.documents[p.doc_id].title
-            body = passage_text(p, self.index.sentences)
-            pos = 0 if body.startswith(title) else len(title) + 1
-            starts = np.maximum(offs[:, 0], 0)
-            valid = offs[:, 1] > 0
-            for sid in p.sids:
-                n = len(self.index.sentences[sid].text)
-                mask = valid & (starts >= pos) & (starts < pos + n)
-                pos += n + 1
+            _, start = titled(self.index.documents[p.doc_id].title, passage_text(p, self.index.sentences))
+            masks = sentence_token_masks(offs, start, [len(self.index.sentences[sid].text) for sid in p.sids])
+            for sid, mask in zip(p.sids, masks):
                 if not mask.any():
                     continue
                 sent = tvecs[mask]
@@ -137,6 +131,17 @@ class TokenAligner:
                 if sid not in out or found.score > out[sid].score:
                     out[sid] = found
         return out
+
+
+def sentence_token_masks(offsets: np.ndarray, start: int, lengths: list[int]) -> list[np.ndarray]:
+    """Which tokens fall in each sentence of a text whose body starts at character `start` and is
+    its sentences (of these lengths) joined by single spaces (`index.passages.titled`)."""
+    starts, real = np.maximum(offsets[:, 0], 0), offsets[:, 1] > 0
+    masks = []
+    for n in lengths:
+        masks.append(real & (starts >= start) & (starts < start + n))
+        start += n + 1
+    return masks
 
 
 def question_tokens(vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:

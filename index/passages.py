@@ -50,10 +50,14 @@ def bm25_text(title: str, body: str) -> str:
     return f"{title}\n{body}"
 
 
+def titled(title: str, body: str) -> tuple[str, int]:
+    """What the embedder sees of a passage's `body`: the headline first, which gives a paragraph its
+    subject ("she" → Mahima Kaul), unless the body already starts with it; and where the body starts."""
+    return (body, 0) if body.startswith(title) else (f"{title}\n{body}", len(title) + 1)
+
+
 def embed_text(passage: Passage, sentences: list[Sentence], title: str) -> str:
-    """What the embedder sees: the headline gives a paragraph its subject ("she" → Mahima Kaul)."""
-    body = passage_text(passage, sentences)
-    return body if body.startswith(title) else f"{title}\n{body}"
+    return titled(title, passage_text(passage, sentences))[0]
 
 
 def segment(documents: list[Document], settings: IndexSettings) -> tuple[list[Sentence], list[Passage]]:

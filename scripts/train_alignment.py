@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bot.features import question_tokens, sentence_token_masks  # noqa: E402
 from bot.projection import DEFAULT_PROJECTION, TokenProjection  # noqa: E402
+from index.passages import titled  # noqa: E402
 from index.text import split_sentences  # noqa: E402
 
 EPOCHS = 2
@@ -62,13 +64,9 @@ def alignment_examples(folder: Path, embedder) -> list[AlignExample]:
     sentences: dict[tuple[int, str], list[tuple[str, str, np.ndarray]]] = {}  # (article, lang) → (key, text, tokens)
     for p in data["paragraphs"]:
         sents = split_sentences(p["text"])
-        text = f"{p['title']}\n" + " ".join(sents)  # as index.passages.embed_text gives it
+        text, start = titled(p["title"], " ".join(sents))  # laid out as the served passages are
         vecs, offs = embedder.token_vectors(text, embedder.passage_prompt)
-        starts, valid = np.maximum(offs[:, 0], 0), offs[:, 1] > 0
-        pos = len(p["title"]) + 1
-        for s in sents:
-            mask = valid & (starts >= pos) & (starts < pos + len(s))
-            pos += len(s) + 1
+        for s, mask in zip(sents, sentence_token_masks(offs, start, [len(s) for s in sents])):
             if mask.any():
                 sentences.setdefault((p["article"], p["lang"]), []).append((p["key"], s, vecs[mask].astype(np.float32)))
     asked = [(q, lang, q["q"][lang]) for q in data["questions"] for lang in ("en", "hi")]
@@ -76,8 +74,8 @@ def alignment_examples(folder: Path, embedder) -> list[AlignExample]:
     asked += [(by_id[r["id"]], "hi", r["question"]) for r in _read_set("romanised_hi.jsonl") if r["id"] in by_id]
     out = []
     for q, qlang, text in asked:
-        vecs, offs = embedder.token_vectors(text, embedder.query_prompt)
-        qv = (vecs[offs[:, 0] >= 0] if (offs[:, 0] >= 0).any() else vecs).astype(np.float32)
+        _, vecs, offs = embedder.query_and_tokens(text)  # as the pipeline reads a question
+        qv = question_tokens(vecs, offs).astype(np.float32)
         for slang in ("en", "hi"):
             rows = sentences.get((q["article"], slang), [])
             gold = np.array([key == q["key"] and any(_norm(a) in _norm(s) for a in q["a"][slang]) for key, s, _ in rows])
