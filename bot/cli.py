@@ -86,9 +86,12 @@ def _answer_all(args: argparse.Namespace, engine, questions) -> int:
             continue
         if args.session and not q.strip() and not args.question:
             conversation += 1  # an empty line starts a new conversation
+            if args.json:  # still one output line per input line
+                print(json.dumps({"question": q, "new_conversation": True}), flush=True)
             continue
-        if not q.strip() and not args.question:
-            continue
+        if not q.strip() and not args.question and not args.json:
+            continue  # text output: blank lines between questions are layout
+        # In JSON an empty line is refused like any bad question: {"question", "error"} in its place.
         cid = f"cli-{conversation}" if args.session else None
         try:
             result = engine.ask(q, conversation_id=cid, top_k=args.top_k)

@@ -5,13 +5,12 @@ Uses the standard library's readline for history and line editing (history is ke
 """
 from __future__ import annotations
 
-import signal
 import sys
 import uuid
 
 from bot.engine import Engine, QuestionError
 from bot.format import render, render_sources
-from bot.signals import sigint_held
+from bot.signals import PromptInterrupts, sigint_held
 
 HELP = """Ask a question in English, Hindi or romanised Hindi; follow-ups use the conversation so far.
   :sources   the passages the last answer was chosen from
@@ -50,9 +49,9 @@ def _save_history(state) -> None:
 
 
 def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
-    # A parent that ignores SIGINT (a background job, some CI shells) passes that on; an
-    # interactive REPL must still answer Ctrl-C.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Every Ctrl-C at the prompt interrupts it, even one that lands while readline echoes a key,
+    # and even where the parent ignored SIGINT (bot/signals.py says how).
+    prompt_interrupts = PromptInterrupts().start()
     history = _setup_history() if sys.stdin.isatty() else None
     conversation = uuid.uuid4().hex
     last = None
@@ -62,7 +61,7 @@ def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
     try:
         while True:
             try:
-                line = input(prompt)
+                line = prompt_interrupts.input(prompt)
             except KeyboardInterrupt:
                 print("^C")
                 continue
@@ -104,6 +103,7 @@ def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
                 print(f"(follow-up, read as: {last.retrieval_query})")
             print(render(last))
     finally:
+        prompt_interrupts.stop()
         _save_history(history)
         engine.close()
     print("Bye. / अलविदा।")

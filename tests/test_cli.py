@@ -85,11 +85,13 @@ def check_shape(obj: dict) -> None:
 def batch(seed_index_dir):
     proc = run(["ask", "--index", str(seed_index_dir), "--json"],
                stdin=f"{TWITTER_Q}\n{KAUL_HI_Q}\n\n{FRANCE_Q}\n")
-    assert proc.returncode == 0, proc.err
     assert "Traceback" not in proc.err
-    rows = json_lines(proc)
-    assert [r["question"] for r in rows] == [TWITTER_Q, KAUL_HI_Q, FRANCE_Q]  # the empty line is skipped
-    return {r["question"]: r for r in rows}
+    rows = [json.loads(line) for line in proc.out.splitlines()]
+    # One output line per input line: the empty line is refused in its place, and the run says so.
+    assert [r["question"] for r in rows] == [TWITTER_Q, KAUL_HI_Q, "", FRANCE_Q]
+    assert set(rows[2]) == {"question", "error"} and "empty" in rows[2]["error"], rows[2]
+    assert proc.returncode == 1, proc.err
+    return {r["question"]: r for r in rows if "error" not in r}
 
 
 def test_json_shape(batch, seed_index):
@@ -136,7 +138,8 @@ def test_session_followups_and_new_conversation(seed_index_dir, engine):
     proc = run(["ask", "--index", str(seed_index_dir), "--json", "--session"],
                stdin=f"Who is Mahima Kaul?\n{FOLLOWUP_Q}\n\n{FOLLOWUP_Q}\n")
     assert proc.returncode == 0, proc.err
-    first, followup, fresh = json_lines(proc)
+    first, followup, separator, fresh = [json.loads(line) for line in proc.out.splitlines()]
+    assert separator == {"question": "", "new_conversation": True}  # one line out per line in
     for obj in (first, followup, fresh):
         check_shape(obj)
     assert first["question"] == "Who is Mahima Kaul?"

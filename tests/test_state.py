@@ -21,7 +21,33 @@ def store(tmp_path):
 
 def test_wal_and_full_sync(store):
     db = sqlite3.connect(store.path)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # WAL is a property of the file
+    # synchronous is one connection's setting: ask the store's own connection (2 is FULL).
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_full_sync_is_set_not_inherited(tmp_path, monkeypatch):
+    """synchronous=FULL comes from the store, not from this SQLite build's default (FULL here).
+
+    Every connection the store opens starts at OFF, as under a build compiled with another
+    default; the store must still end up at FULL.
+    """
+    import bot.state
+
+    real_connect = sqlite3.connect
+
+    def connect_with_sync_off(*args, **kwargs):
+        db = real_connect(*args, **kwargs)
+        db.execute("PRAGMA synchronous=OFF")
+        return db
+
+    monkeypatch.setattr(bot.state.sqlite3, "connect", connect_with_sync_off)
+    s = StateStore(tmp_path / "state.sqlite3").open()
+    try:
+        assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2, "the state store must set synchronous=FULL"
+        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        s.close()
 
 
 def test_accept_dedupes_across_keys_and_restarts(tmp_path):
