@@ -145,7 +145,7 @@ def build_index(corpus_dirs: list[Path], out: Path, settings: IndexSettings, emb
 
 def _build(corpus_dirs, out, settings, embedder, progress, reuse_from) -> BuildSummary:
     started = time.perf_counter()
-    corpus = read_corpus(corpus_dirs)
+    corpus = read_corpus(corpus_dirs, settings)
     docs = corpus.documents
     sentences, passages = segment(docs, settings)
     titles = {d.doc_id: d.title for d in docs}

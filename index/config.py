@@ -51,6 +51,25 @@ class IndexSettings:
     #: CPUs each embedding actor takes in a Ray build (`build_index.py --ray`) without GPUs.
     cluster_cpus_per_actor: int = 1
 
+    # --- what counts as prose (index/prose.py) ---------------------------------------------
+    #: Measured on the seeds and the XQuAD en/hi contexts (34,050 words, 245 articles; BENCHMARKS.md
+    #: "Real exports"): the longest word is 22 characters, the lowest share of letters in a line of
+    #: 20+ characters 0.52 (a date line; prose lines 0.70 and up), no line has a table separator
+    #: more than once or any markup. The defaults leave a wide margin on each.
+    #: A word (no spaces; URLs aside) longer than this is not a word: a base64 or hex run, a hash.
+    max_word_chars: int = 48
+    #: A line of 20+ characters with a smaller share of letters is a table or number dump.
+    min_letter_share: float = 0.4
+    #: A line with this many cell separators (`|`, tabs, commas without a space) is a table row.
+    table_separators: int = 4
+    #: A file (or article) whose text is junk for more than this share is skipped whole; below
+    #: it the junk is cut out and the rest is indexed. Either way the build summary says so.
+    max_junk_share: float = 0.5
+
+    #: `khabar watch`: a file modified less than this many seconds ago may still be being written;
+    #: it is read on a later pass.
+    watch_settle_seconds: float = 5.0
+
     # --- passages ------------------------------------------------------------------------
     #: Sentences per passage and how many are shared with the next one.
     passage_sentences: int = 4

@@ -52,7 +52,11 @@ from index.passages import Passage, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: Versions this Khabar serves: 3 adds documents.embargo_until to 2 (a format-2 index has no
+#: embargoes; an update adds the column and writes format 3). An older Khabar refuses format 3,
+#: so it never serves an index whose embargoes it would not check.
+READS_VERSIONS = (2, 3)
 MANIFEST = "manifest.json"
 FILES = {
     "store": "store.sqlite",
@@ -72,7 +76,7 @@ SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE documents (row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, title TEXT NOT NULL,
     lang TEXT NOT NULL, date TEXT, url TEXT, source TEXT NOT NULL, text_sha TEXT NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0);
+    deleted INTEGER NOT NULL DEFAULT 0, embargo_until TEXT);
 CREATE UNIQUE INDEX documents_live ON documents(doc_id) WHERE deleted = 0;
 CREATE TABLE sentences (sid INTEGER PRIMARY KEY, doc_row INTEGER NOT NULL, position INTEGER NOT NULL,
     text TEXT NOT NULL, lang TEXT NOT NULL, embed_hash TEXT NOT NULL);
@@ -289,16 +293,29 @@ def insert_rows(conn: sqlite3.Connection, *, documents: list[Document], doc_rows
                 sentences: list[Sentence], passages: list[Passage], sentence_hashes: list[str],
                 passage_hashes: list[str]) -> None:
     """Add documents, sentences and passages (ids already final) in the caller's transaction."""
-    conn.executemany("INSERT INTO documents (row, doc_id, title, lang, date, url, source, text_sha) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     ((doc_rows[d.doc_id], d.doc_id, d.title, d.lang, d.date, d.url, d.source, text_sha(d.text))
-                      for d in documents))
+    conn.executemany("INSERT INTO documents (row, doc_id, title, lang, date, url, source, text_sha, embargo_until) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     ((doc_rows[d.doc_id], d.doc_id, d.title, d.lang, d.date, d.url, d.source, text_sha(d.text),
+                       d.embargo_until) for d in documents))
     conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
                      ((s.sid, doc_rows[s.doc_id], s.position, s.text, s.lang, h)
                       for s, h in zip(sentences, sentence_hashes)))
     conn.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
                      ((p.pid, doc_rows[p.doc_id], p.first_sid, p.n_sentences, p.lang, h)
                       for p, h in zip(passages, passage_hashes)))
+
+
+def has_embargoes_column(conn) -> bool:
+    """Whether a store records embargoes (format 3; a format-2 store has none)."""
+    rows = conn.all("PRAGMA table_info(documents)") if isinstance(conn, _Reader) else \
+        conn.execute("PRAGMA table_info(documents)").fetchall()
+    return any(r[1] == "embargo_until" for r in rows)
+
+
+def upgrade_store(conn: sqlite3.Connection) -> None:
+    """Bring a copied format-2 store to format 3 (in the caller's transaction)."""
+    if not has_embargoes_column(conn):
+        conn.execute("ALTER TABLE documents ADD COLUMN embargo_until TEXT")
 
 
 def passage_table(passages: list[Passage], doc_rows: dict[str, int], lang_names: list[str]) -> np.ndarray:
@@ -431,9 +448,10 @@ def read_manifest(path: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IndexLoadError(f"{mpath} is not valid JSON ({exc}); rebuild the index.") from None
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READS_VERSIONS:
         raise IndexLoadError(f"index {path} has format version {version}, this Khabar reads version "
-                             f"{FORMAT_VERSION}; rebuild it once: {rebuild_command(path)}")
+                             f"{FORMAT_VERSION} (and {', '.join(str(v) for v in READS_VERSIONS if v != FORMAT_VERSION)}); "
+                             f"rebuild it once: {rebuild_command(path)}")
     return manifest
 
 

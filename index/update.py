@@ -30,12 +30,12 @@ from index import dense
 from index.bm25 import BM25
 from index.build import build_settings_of, embed_all
 from index.config import IndexSettings
-from index.corpus import Document, Skipped, read_corpus, skipped_lines
+from index.corpus import Corpus, Document, Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info
 from index.passages import Passage, Sentence, bm25_text, segment
 from index.store import (FILES, P_DELETED, P_DOC, PASSAGE_VECTORS, Index, IndexLoadError, fingerprint_of,
-                         insert_rows, load_index, passage_table, sqlite_uri, text_sha, write_generation,
-                         writer_lock)
+                         has_embargoes_column, insert_rows, load_index, passage_table, sqlite_uri, text_sha,
+                         upgrade_store, write_generation, writer_lock)
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +72,20 @@ class UpdateSummary:
 
 
 def update_index(path: Path, settings: IndexSettings, embedder: Embedder, add: list[Path] = (),
-                 delete: list[str] = (), progress: bool = True) -> UpdateSummary:
-    """Add the articles in the `add` folders and delete the `delete` ids, as one new generation
-    (holding the folder's writer lock from reading the old generation to the swap)."""
+                 delete: list[str] = (), progress: bool = True, corpus: Corpus | None = None) -> UpdateSummary:
+    """Add the articles in the `add` folders or files (or the already read `corpus`) and delete the
+    `delete` ids, as one new generation (holding the folder's writer lock from reading the old
+    generation to the swap)."""
     with writer_lock(path):
-        return _update(path, settings, embedder, add, delete, progress)
+        return _update(path, settings, embedder, add, delete, progress, corpus)
 
 
-def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete, progress) -> UpdateSummary:
+def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete, progress,
+            corpus: Corpus | None = None) -> UpdateSummary:
     started = time.perf_counter()
     phases: dict[str, float] = {}
     path = Path(path)
-    if not add and not delete:
+    if not add and not delete and corpus is None:
         raise IndexUpdateError("nothing to do: give --add DIR and/or --delete DOC_ID.")
     try:
         old = load_index(path, expect_model_id=embedder.model_id)
@@ -91,7 +93,8 @@ def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete
         raise IndexUpdateError(f"cannot update, the index must load first: {exc}") from None
     _check_settings(old, settings)
 
-    corpus = read_corpus([Path(a) for a in add]) if add else None
+    if corpus is None and add:
+        corpus = read_corpus([Path(a) for a in add], settings)
     new_docs = corpus.documents if corpus else []
     unknown = [d for d in delete if d not in old.documents]
     if unknown:
@@ -173,9 +176,11 @@ def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete
 
 
 def _same_article(old: Index, new: Document) -> bool:
-    stored = old.db.one("SELECT text_sha, title, date, url FROM documents WHERE doc_id = ? AND deleted = 0",
+    """Whether a re-exported article is what the index holds (then adding it again is a no-op)."""
+    embargo = "embargo_until" if has_embargoes_column(old.db) else "NULL"
+    stored = old.db.one(f"SELECT text_sha, title, date, url, {embargo} FROM documents WHERE doc_id = ? AND deleted = 0",
                         (new.doc_id,))
-    return stored == (text_sha(new.text), new.title, new.date, new.url)
+    return stored == (text_sha(new.text), new.title, new.date, new.url, new.embargo_until)
 
 
 def _kind_warning(old: Index, passages: int, settings: IndexSettings) -> list[str]:
@@ -239,6 +244,7 @@ def _copy_store(old: Index, dest: Path, docs, doc_rows, sentences, passages, sha
     try:
         source.backup(conn)
         with conn:  # one transaction: the copy gets all of the change or none of it
+            upgrade_store(conn)  # a format-2 index gains the embargo column (and is written as format 3)
             conn.execute("DELETE FROM meta WHERE key = 'build_id'")
             if gone_rows:
                 conn.execute(f"UPDATE documents SET deleted = 1 WHERE row IN ({','.join('?' * len(gone_rows))})",

@@ -80,5 +80,5 @@ def test_no_usable_document_is_an_error(tmp_path):
         read_corpus(tmp_path / "missing")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(CorpusError, match="no .txt or .jsonl"):
+    with pytest.raises(CorpusError, match="no article files"):
         read_corpus(empty)

@@ -278,6 +278,6 @@ def test_format_1_folder_is_refused_with_its_rebuild_command(tmp_path):
     (old / "documents.jsonl").write_text(
         "\n".join(json.dumps({"doc_id": f"d{i}", "source": f"/archive/2021/d{i}.txt"}) for i in range(3)) + "\n",
         encoding="utf-8")
-    with pytest.raises(IndexLoadError, match=r"format version 1, this Khabar reads version 2; rebuild it once: "
+    with pytest.raises(IndexLoadError, match=r"format version 1, this Khabar reads version 3 \(and 2\); rebuild it once: "
                                              r"`python scripts/build_index.py --corpus /archive/2021 --out "):
         load_index(old)

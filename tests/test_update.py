@@ -223,3 +223,23 @@ def test_deleting_every_article_is_refused(served, settings, embedder):
     everything = list(load_index(served).documents)
     with pytest.raises(IndexUpdateError, match="would leave .* empty"):
         update_index(served, settings.index, embedder, delete=everything, progress=False)
+
+
+def test_a_re_exported_feed_item_is_a_correction_or_a_no_op(tmp_path, settings, embedder):
+    """The same guid exported again through `--add`: replaced when its text changed, nothing
+    written when it did not (issue 20)."""
+    from exports import RSS
+
+    first, again, fixed = tmp_path / "monday", tmp_path / "tuesday", tmp_path / "wednesday"
+    for folder, feed in ((first, RSS), (again, RSS), (fixed, RSS.replace("50,000 trees", "55,000 trees"))):
+        folder.mkdir()
+        (folder / "city.rss").write_text(feed, encoding="utf-8")
+    out = tmp_path / "index"
+    build_index([first], out, settings.index, embedder=embedder, progress=False)
+    build = load_index(out).build_id
+    same = update_index(out, settings.index, embedder, add=[again], progress=False)
+    assert same.unchanged == ["city-1001", "city-1002"] and not same.replaced and load_index(out).build_id == build
+    corrected = update_index(out, settings.index, embedder, add=[fixed], progress=False)
+    assert corrected.replaced == ["city-1001"] and corrected.unchanged == ["city-1002"]
+    index = load_index(out)
+    assert "55,000 trees" in index.documents["city-1001"].text and len(index.documents) == 2
