@@ -64,11 +64,25 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError("give a question as an argument, or pipe questions on stdin (one a line)")
     else:
         questions = _stdin_lines()
+    as_of = _as_of(args.as_of)
     from bot.runtime import Runtime
 
     with Runtime(settings, args.index) as runtime:
         hold_sigint(False)
+        runtime.engine.as_of = as_of  # embargoes are checked against this moment (None: the clock)
         return _answer_all(args, runtime.engine, questions)
+
+
+def _as_of(text: str | None):
+    """`--as-of`: the zone-aware moment embargoes are checked against (None: the clock)."""
+    if text is None:
+        return None
+    from index.dates import instant
+
+    try:
+        return instant(text)
+    except ValueError as exc:
+        raise UserError(f"--as-of {exc}") from None
 
 
 def _answer_all(args: argparse.Namespace, engine, questions) -> int:
@@ -176,6 +190,31 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    """`khabar watch DIR --out INDEX`: the update path on every new or changed file in DIR (index/watch.py)."""
+    import signal
+    import threading
+
+    from index.embed import Embedder
+    from index.watch import Watcher, parse_every
+
+    try:
+        every = parse_every(args.every)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    watcher = Watcher(Path(args.folder), Path(args.out), settings.index, Embedder(settings.index))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    hold_sigint(False)
+    if not args.once:
+        print(f"watching {args.folder} every {args.every} into {args.out} (Ctrl-C stops)", flush=True)
+    try:
+        return watcher.run(every, stop=stop, once=args.once, echo=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="khabar", description="Cited answers from the newsroom's Hindi and English "
                                                            "archive.")
@@ -189,6 +228,8 @@ def parser() -> argparse.ArgumentParser:
                      help="stdin lines are turns of one conversation; an empty line starts a new one")
     ask.add_argument("--top-k", type=int, default=None, help="answers to return (default 3)")
     ask.add_argument("--scores", action="store_true", help="show sentence scores in text output")
+    ask.add_argument("--as-of", metavar="WHEN", help="check embargoes as at this moment (ISO 8601 with a zone, e.g. "
+                                                   "2099-01-01T11:00+05:30) instead of now")
     ask.add_argument("question", nargs="*", help="the question (omit to read stdin)")
     ask.set_defaults(func=cmd_ask)
 
@@ -229,6 +270,13 @@ def parser() -> argparse.ArgumentParser:
                             "machine belongs to (needs the cluster extra: pip install -e '.[cluster]')")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=cmd_build)
+
+    watch = sub.add_parser("watch", help="update an index from a drop folder: every new or changed file in it")
+    watch.add_argument("folder", metavar="DIR", help="the folder a CMS export job writes into")
+    watch.add_argument("--out", required=True, help="the index folder to update (built on the first pass if missing)")
+    watch.add_argument("--every", default="5m", help="how often to look: 30s, 5m, 1h (default 5m)")
+    watch.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    watch.set_defaults(func=cmd_watch)
     return p
 
 

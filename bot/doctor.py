@@ -59,9 +59,21 @@ def check_index(index_dir: Path, model_id: str | None) -> Check:
     except (KeyError, TypeError, ValueError):
         pass
     unchecked = "" if model_id is not None else " (its model not checked: the model did not load)"
+    embargo = _embargo_line(index_dir)
     return Check("index", model_id is not None,
                  f"{index_dir}: {counts.get('documents', '?')} articles, {counts.get('passages', '?')} passages"
-                 f"{age}{unchecked}")
+                 f"{age}{unchecked}; {embargo}")
+
+
+def _embargo_line(index_dir: Path) -> str:
+    """How many embargoed articles the index holds that are not quotable yet, and the next lift."""
+    from index.embargo import status_of
+    from index.store import IndexLoadError
+
+    try:
+        return status_of(index_dir).line()
+    except IndexLoadError as exc:
+        return f"embargoes not read ({exc})"
 
 
 def check_answerer(settings: Settings, embedder) -> Check:

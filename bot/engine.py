@@ -67,6 +67,10 @@ class Engine:
     never loads a model or builds an index itself); `conversations` may be a durable one.
     """
 
+    #: The moment embargoes are checked against (a zone-aware datetime; `khabar ask --as-of`);
+    #: None: the clock. Read at every search, so setting it needs no reload.
+    as_of = None
+
     def __init__(self, settings: Settings, index_dir: Path, embedder: Embedder,
                  conversations: Conversations | None = None, prewarm: bool = False):
         """`prewarm`: encode passage tokens for the answerer in the background (for the REPL and
@@ -94,7 +98,7 @@ class Engine:
 
     def _load(self, path: Path) -> _Served:
         index = load_index(path, expect_model_id=self.embedder.model_id)
-        retriever = Retriever(index, self.embedder, self.settings.index)
+        retriever = Retriever(index, self.embedder, self.settings.index, clock=lambda: self.as_of)
         served = _Served(index, Pipeline(index, self.embedder, retriever, self.settings.answer,
                                          self.settings.conversation, self.scorer, self.projection,
                                          self.transliterator))

@@ -177,6 +177,9 @@ def render(report: dict) -> str:
     lines.append(f"deliveries    {d['replies']} replies: {d['posted']} posted, {d['retried']} retried "
                  f"({d['retries']} retries, {d['rate_limited']} rate-limited), {d['failed']} failed, "
                  f"{d['pending']} still pending")
+    if "embargo" in report:
+        e = report["embargo"]
+        lines.append(f"embargoes     {e['line']}")
     if report["most_downvoted"]:
         lines += ["", "most downvoted answers"]
         for n, item in enumerate(report["most_downvoted"], start=1):
@@ -220,12 +223,27 @@ def draw(report: dict, path: Path) -> None:
         plt.close(fig)
 
 
+def embargo_report(settings: Settings) -> dict:
+    """The served index's embargoed articles not yet quotable and the next lift (index/embargo.py)."""
+    from index.config import khabar_home
+    from index.embargo import status_of
+    from index.store import IndexLoadError
+
+    folder = Path(settings.index_dir or khabar_home() / "indexes" / "seeds")
+    try:
+        status = status_of(folder)
+    except IndexLoadError as exc:
+        return {"index": str(folder), "pending": None, "next_lift": None, "line": f"not read ({exc})"}
+    return {"index": str(folder), **status.to_json(), "line": status.line()}
+
+
 def run_stats(settings: Settings, since: str = "7d", as_json: bool = False, plot: str | None = None,
               top: int = 5) -> int:
     now = datetime.now(timezone.utc).timestamp()
     start = parse_since(since, now)
     questions, votes = read(settings, start)
     report = summarise(questions, votes, start, now, top=top)
+    report["embargo"] = embargo_report(settings)
     if plot:
         draw(report, Path(plot))
     print(json.dumps(report, ensure_ascii=False) if as_json else render(report), flush=True)
