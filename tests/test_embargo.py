@@ -127,3 +127,22 @@ def test_a_format_2_index_still_loads_and_gains_embargoes_on_update(export_index
     update_index(old, settings.index, embedder, add=[new], progress=False)
     assert json.loads((old / "manifest.json").read_text())["format_version"] == 3
     assert status_of(old, at=BEFORE).pending == 1
+
+
+def test_stats_report_the_embargo(export_index, settings):
+    import dataclasses
+
+    from bot.stats import embargo_report
+
+    out, _ = export_index
+    report = embargo_report(dataclasses.replace(settings, index_dir=out))
+    assert report["pending"] == 2 and report["next_lift"].startswith("2099-01-01T05:30")
+    assert "not read" in embargo_report(dataclasses.replace(settings, index_dir=out.parent / "none"))["line"]
+
+
+def test_as_of_on_the_command_line_is_checked_before_anything_loads():
+    from bot.cli import UserError, _as_of
+
+    assert _as_of("2099-01-01T11:00+05:30") == LIFT and _as_of(None) is None
+    with pytest.raises(UserError, match="no time zone"):
+        _as_of("2099-01-01T11:00")
