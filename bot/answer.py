@@ -67,11 +67,22 @@ class AnswerResult:
     confidence: float | None = None
     #: The input was chat ("thanks", "lol", an emoji), not a question: no archive quote.
     not_question: bool = False
-    #: Why there is no answer, in words (empty when answered).
+    #: Why there is no answer, in words (empty when answered; for not_sure, why the quotes are labelled).
     reason: str = ""
+    #: "answer": the quotes answer; "not_sure": the closest quotes, which may not answer (one line
+    #: says so before them); "none": nothing found (`abstained`). Left empty, it follows `abstained`.
+    tier: str = ""
+    #: The rules that refused it (bot.pipeline.refusals), and the sentence ranked first whatever the
+    #: tier: evaluation measures each rule and tier with them (not part of the JSON).
+    refused_by: list[str] = field(default_factory=list)
+    top_sid: int | None = None
     #: Seconds spent in each pipeline stage: retrieve (understand, embed, search) and choose
     #: (features, scoring, citing).
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.tier:
+            self.tier = "none" if self.abstained else "answer"
 
     def to_json(self) -> dict:
         pid_doc = self.index.passages if self.index is not None else None
@@ -81,6 +92,7 @@ class AnswerResult:
             "passages": [{"doc_id": pid_doc[h.pid].doc_id if pid_doc else None, "passage_id": h.pid,
                           "score": round(h.score, 4)} for h in self.passages],
             "abstained": self.abstained,
+            "tier": self.tier,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "not_question": self.not_question,
             "reason": self.reason,

@@ -62,6 +62,21 @@ class AnswerSettings:
     max_logit_gap: float = 1.5
     #: A question longer than this is refused (a pasted article is not a question).
     max_question_chars: int = 500
+    #: The cross-encoder reader (bot/reader.py) reads the best candidates and decides with the tiers
+    #: of bot/decision.py; off, the scorer's threshold decides alone (answer or none).
+    reader_enabled: bool = True
+    #: The reader's weights (None: bot/reader_weights.npz, trained by scripts/train_reader.py) and the
+    #: decision over its logits (None: bot/decision_weights.json, fitted by scripts/evaluate.py).
+    reader: Path | None = None
+    decision: Path | None = None
+    #: The reader's numerics: fp32, or int8 (dynamic, matrix products only; its own reader id, so the
+    #: decision must be fitted for it). BENCHMARKS.md §11 measures both.
+    reader_precision: str = "int8"
+    #: Quotes shown under "not sure" (the closest ones, labelled as possibly not answering).
+    not_sure_quotes: int = 2
+    #: In a follow-up, the sentence quoted first in the previous answer loses this much reader logit,
+    #: so it comes back first only when it is still clearly the answer.
+    requoted_penalty: float = 1.5
 
 
 @dataclass

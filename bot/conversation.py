@@ -115,3 +115,53 @@ def contextualize(question: str, history: list[Turn], settings: ConversationSett
         return question, question, False
     anchor = history[-1].anchor
     return f"{anchor} {question}", anchor, True
+
+
+# What a pronoun of a follow-up becomes once its antecedent is known: "she" → "Mahima Kaul",
+# "her" → "Mahima Kaul's" is left to the reader; Hindi pronouns keep their postposition.
+# "it"/"this" usually point at an event ("Who announced it?"), not at the anchor's subject: those
+# follow-ups are read after their anchor instead.
+_PRONOUN_EN = re.compile(r"\b(he|she|they|him|them|his|her|their)\b", re.IGNORECASE)
+_POSSESSIVE_EN = {"his", "their"}
+_PRONOUN_HI = {"वह": "", "वे": "", "वो": "", "उन्होंने": " ने", "उसने": " ने", "उनके": " के", "उसके": " के",
+               "उनका": " का", "उसका": " का", "उनकी": " की", "उसकी": " की", "उन्हें": " को", "उसे": " को"}
+_PRONOUN_HI_RE = re.compile(r"(?<![\u0900-\u097f])(" + "|".join(sorted(_PRONOUN_HI, key=len, reverse=True))
+                            + r")(?![\u0900-\u097f])")
+_NAME_RUN = re.compile(r"(?<!^)\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+_HI_QUESTION_WORD = re.compile(r"(?<![\u0900-\u097f])(?:कौन|क्या|कब|कहां|कहाँ|कितने|कितनी|कितना|किस|किसने|क्यों|कैसे)"
+                               r"(?![\u0900-\u097f])")
+
+
+def anchor_subject(anchor: str) -> str | None:
+    """Who or what a self-contained question is about: its longest run of capitalised words
+    ("Who is Mahima Kaul?" → "Mahima Kaul"), or for Hindi the words before its question word
+    ("महिमा कौल कौन हैं?" → "महिमा कौल"); None when neither is found."""
+    names = [m.group(0).strip(" '’.") for m in _NAME_RUN.finditer(anchor.strip())]
+    if names:
+        return max(names, key=len)
+    m = _HI_QUESTION_WORD.search(anchor)
+    if m:
+        before = anchor[: m.start()].strip(" ,?।")
+        words = before.split()
+        if 1 <= len(words) <= 4 and not any(w in ("ने", "को", "से", "में", "पर") for w in words[-1:]):
+            return before
+    return None
+
+
+def reader_question(question: str, anchor: str, followup: bool) -> str:
+    """The question as the reader reads it: a follow-up's first pronoun replaced by what its anchor
+    is about ("Till when will she stay?" → "Till when will Mahima Kaul stay?"); a follow-up with no
+    pronoun to resolve ("Why?", "and the government?") is read after its anchor."""
+    if not followup or not anchor or anchor == question:
+        return question
+    subject = anchor_subject(anchor)
+    if subject:
+        m = _PRONOUN_EN.search(question)
+        if m:
+            word = m.group(1).lower()
+            said = f"{subject}'s" if word in _POSSESSIVE_EN else subject
+            return question[: m.start()] + said + question[m.end():]
+        m = _PRONOUN_HI_RE.search(question)
+        if m:
+            return question[: m.start()] + subject + _PRONOUN_HI[m.group(1)] + question[m.end():]
+    return f"{anchor} {question}"

@@ -99,6 +99,33 @@ def check_answerer(settings: Settings, embedder) -> Check:
                                    f"fit the model; {xlit}")
 
 
+def check_reader(settings: Settings, embedder) -> Check:
+    """The reader's weights, their ONNX export and the decision over them fit the model and each other,
+    and the export loads and reads."""
+    from bot.decision import Decision, reader_problem
+    from bot.reader import Candidate, Reader, ReaderError
+    from bot.scorer import ScorerError
+    from index.embed import resolve_model_path
+
+    if not settings.answer.reader_enabled:
+        return Check("reader", True, "off (answer.reader_enabled = false): the scorer decides alone")
+    if embedder is None:
+        return Check("reader", False, "not checked: the model did not load")
+    try:
+        reader = Reader(Path(resolve_model_path(settings.index)), settings.answer.reader,
+                        precision=settings.answer.reader_precision)
+        reader.describe()
+        decision = Decision.load(settings.answer.decision)
+        problem = reader_problem(reader, decision, embedder.model_id)
+        if problem:
+            return Check("reader", False, problem)
+        reader.warm_up().run("a check?", [Candidate("a sentence.")])
+    except (ReaderError, ScorerError) as exc:
+        return Check("reader", False, str(exc))
+    return Check("reader", True, f"{reader.id}: reads {decision.candidates} candidates; answers at confidence "
+                                 f"{decision.answer_at:.2f}, not sure from {decision.not_sure_at:.2f}")
+
+
 def check_state(path: Path) -> Check:
     if not path.exists():
         parent = path.parent
@@ -150,5 +177,5 @@ def diagnose(settings: Settings, index_dir: Path | str | None = None) -> list[Ch
     model, embedder = check_model(settings)
     folder = Path(index_dir or settings.index_dir or default_index_dir())
     checks = [model, check_index(folder, embedder.model_id if embedder else None), check_answerer(settings, embedder),
-              check_state(settings.state_file()), check_slack(settings)]
+              check_reader(settings, embedder), check_state(settings.state_file()), check_slack(settings)]
     return checks

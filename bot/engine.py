@@ -16,15 +16,17 @@ from pathlib import Path
 from bot.answer import AnswerResult
 from bot.config import Settings
 from bot.conversation import Conversations, Turn
+from bot.decision import Decision, reader_problem
 from bot.pipeline import Pipeline
 from bot.projection import TokenProjection
-from bot.scorer import Scorer, answerer_mismatch
+from bot.reader import Reader, ReaderError
+from bot.scorer import Scorer, ScorerError, answerer_mismatch
 from bot.transliterate import Transliterator
 from bot.understand import QuestionError, clean_question
 from index.build import build_index
 from index.config import khabar_home
 from index.corpus import read_corpus
-from index.embed import Embedder
+from index.embed import Embedder, resolve_model_path
 from index.retrieve import Retriever
 from index.store import Index, IndexLoadError, corpus_fingerprint, load_index, read_manifest, same_model
 
@@ -87,6 +89,8 @@ class Engine:
         problem = answerer_mismatch(self.scorer, self.projection, self.embedder.model_id)
         if problem:
             log.warning("%s; answers may be poorly chosen and calibrated until then", problem)
+        #: The cross-encoder reader and its decision (None, None: the scorer decides alone, warned).
+        self.reader, self.decision = self._load_reader()
         #: Romanised Hindi read in Devanagari (loaded on the first romanised question, or by prewarm).
         self.transliterator = Transliterator()
         self._served = self._load(self.index_dir)
@@ -96,12 +100,30 @@ class Engine:
         self._reload_lock = threading.Lock()
         self._last_refusal: str | None = None
 
+    def _load_reader(self) -> tuple[Reader | None, Decision | None]:
+        answer = self.settings.answer
+        if not answer.reader_enabled:
+            return None, None
+        reader = Reader(Path(resolve_model_path(self.settings.index)), answer.reader,
+                        threads=self.settings.index.embed_threads, precision=answer.reader_precision)
+        try:
+            reader.describe()
+            decision = Decision.load(answer.decision)
+            problem = reader_problem(reader, decision, self.embedder.model_id)
+            if problem:
+                raise ReaderError(problem)
+            reader.warm_up()
+        except (ReaderError, ScorerError) as exc:
+            log.warning("answering without the reader: %s", exc)
+            return None, None
+        return reader, decision
+
     def _load(self, path: Path) -> _Served:
         index = load_index(path, expect_model_id=self.embedder.model_id)
         retriever = Retriever(index, self.embedder, self.settings.index, clock=lambda: self.as_of)
         served = _Served(index, Pipeline(index, self.embedder, retriever, self.settings.answer,
                                          self.settings.conversation, self.scorer, self.projection,
-                                         self.transliterator))
+                                         self.transliterator, self.reader, self.decision))
         if self._prewarm:
             # Daemon so a stuck model never blocks exit; close() stops and joins it, because a
             # thread still inside torch when the interpreter exits aborts the process.

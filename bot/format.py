@@ -11,6 +11,8 @@ ABSTAIN_TEXT = "Nothing in the archive answers this. (कोई उत्तर 
 NOT_A_QUESTION_TEXT = ("That does not look like a question, so there is no archive quote. Ask about a story, "
                        "e.g. \"How many accounts did the government order Twitter to block?\" "
                        "(यह सवाल नहीं लगता।)")
+NOT_SURE_TEXT = ("Not sure: nothing in the archive clearly answers this. The closest quotes, which may not "
+                 "answer it: (पक्का उत्तर नहीं मिला; सबसे नज़दीकी उद्धरण, जो शायद उत्तर न हों:)")
 LANG_NAMES = {"hi": "Hindi", "en": "English"}
 
 
@@ -25,6 +27,8 @@ def render(result: AnswerResult, show_scores: bool = False) -> str:
     if result.abstained:
         return ABSTAIN_TEXT
     lines: list[str] = []
+    if result.tier == "not_sure":
+        lines.append(NOT_SURE_TEXT)
     if result.confidence is not None:
         lines.append(f"(confidence {result.confidence:.0%})")
     for n, a in enumerate(result.answers, start=1):

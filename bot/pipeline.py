@@ -19,9 +19,12 @@ import numpy as np
 
 from bot.answer import Answer, AnswerResult, citation, other_reports, same_fact
 from bot.config import AnswerSettings, ConversationSettings
-from bot.conversation import Turn, contextualize
-from bot.features import Candidates, TokenAligner, question_features, question_tokens, sentence_features
+from bot.conversation import Turn, contextualize, reader_question
+from bot.decision import Decision, decision_row
+from bot.features import (SENTENCE_FEATURES, Candidates, TokenAligner, question_features, question_tokens,
+                          sentence_features)
 from bot.projection import TokenProjection
+from bot.reader import Candidate, Reader
 from bot.scorer import Scorer
 from bot.transliterate import Transliterator
 from bot.understand import Understood, is_question, is_romanised_marker, understand
@@ -39,26 +42,38 @@ class Prepared:
     candidates: Candidates | None  # None: not a question, or nothing retrieved
     #: Seconds so far: retrieve (understand, embed, search), choose (features so far).
     seconds: dict[str, float] = field(default_factory=dict)
+    #: What the reader reads as the question (a follow-up's pronoun resolved from its anchor).
+    reader_question: str = ""
+    #: Sentences quoted first in the previous turn (a follow-up does not get them first again).
+    quoted_before: frozenset[int] = frozenset()
+
+
+def refusals(u: Understood, c: Candidates, logits: np.ndarray, settings: AnswerSettings) -> dict[str, str]:
+    """Every rule that refuses, by name → why the archive cannot answer, whatever the confidence.
+    Evaluation measures each rule by what it refuses alone (BENCHMARKS.md §11)."""
+    out = {}
+    if c.salient_missing_share > settings.abstain_names_missing:
+        out["names_missing"] = "the names the question is about are in none of the candidate articles"
+    if settings.abstain_numbers_missing and c.numbers_missing:
+        out["numbers_missing"] = "a number the question is about (a year, a count) is in none of the candidate articles"
+    if settings.abstain_absent_terms and c.absent_terms >= settings.abstain_absent_terms:
+        out["absent_terms"] = f"{c.absent_terms} words of the question occur nowhere in the archive"
+    if settings.counts_need_a_number and "number" in u.answer_types and not c.has_number(int(np.argmax(logits))):
+        out["count_without_number"] = "a count was asked and the best candidate sentence gives no number"
+    return out
 
 
 def refusal(u: Understood, c: Candidates, logits: np.ndarray, settings: AnswerSettings) -> str | None:
     """Why the archive cannot answer, whatever the confidence (None: no rule refuses). Training
     calls this too, so the threshold is chosen on the questions these rules let through."""
-    if c.salient_missing_share > settings.abstain_names_missing:
-        return "the names the question is about are in none of the candidate articles"
-    if settings.abstain_numbers_missing and c.numbers_missing:
-        return "a number the question is about (a year, a count) is in none of the candidate articles"
-    if settings.abstain_absent_terms and c.absent_terms >= settings.abstain_absent_terms:
-        return f"{c.absent_terms} words of the question occur nowhere in the archive"
-    if settings.counts_need_a_number and "number" in u.answer_types and not c.has_number(int(np.argmax(logits))):
-        return "a count was asked and the best candidate sentence gives no number"
-    return None
+    return next(iter(refusals(u, c, logits, settings).values()), None)
 
 
 class Pipeline:
     def __init__(self, index: Index, embedder: Embedder, retriever: Retriever, answer: AnswerSettings,
                  conversation: ConversationSettings, scorer: Scorer | None, projection: TokenProjection,
-                 transliterator: Transliterator | None = None):
+                 transliterator: Transliterator | None = None, reader: Reader | None = None,
+                 decision: Decision | None = None):
         self.index = index
         self.embedder = embedder
         self.retriever = retriever
@@ -67,6 +82,9 @@ class Pipeline:
         self.scorer = scorer
         self.projection = projection
         self.transliterator = transliterator
+        #: The cross-encoder reader and the decision over its logits (None: the scorer decides alone).
+        self.reader = reader
+        self.decision = decision
         self.aligner = TokenAligner(index, embedder, answer.token_cache_passages)
         self._lang_of_passage = index.passages.langs  # pid → language
 
@@ -123,7 +141,8 @@ class Pipeline:
         `projection`: a per-call override of the token projection (held-out evaluation prepares
         each question with the projection of the fold that never saw its article)."""
         start = time.perf_counter()
-        u = self.understand(question, history or [])
+        history = history or []
+        u = self.understand(question, history)
         if not u.is_question:
             return Prepared(u, [], None, {"retrieve": time.perf_counter() - start})
         # One pass of the model per reading (typed question, follow-up query, Devanagari reading)
@@ -138,19 +157,25 @@ class Pipeline:
         hits = self.retrieve(u, search_vec, exclude_docs)
         retrieved = time.perf_counter()
         candidates = self.features(u, hits, qvecs, qtokens, projection or self.projection) if hits else None
+        quoted = frozenset(history[-1].answer_sids[:1]) if u.followup and history else frozenset()
         return Prepared(u, qvecs, candidates, {"retrieve": retrieved - start,
-                                               "choose": time.perf_counter() - retrieved})
+                                               "choose": time.perf_counter() - retrieved},
+                        reader_question=reader_question(u.question, u.anchor, u.followup), quoted_before=quoted)
 
-    def decide(self, prepared: Prepared, top_k: int | None = None, scorer: Scorer | None = None) -> AnswerResult:
-        """Score the candidates, answer or abstain, and cite every answer's other reports.
-        `scorer`: a per-call override (held-out evaluation decides each question with its fold's)."""
+    def decide(self, prepared: Prepared, top_k: int | None = None, scorer: Scorer | None = None,
+               reader: Reader | None = None, decision: Decision | None = None) -> AnswerResult:
+        """Score the candidates, let the reader read the best of them, decide the tier, and cite.
+        `scorer`, `reader`, `decision`: per-call overrides (held-out evaluation decides each
+        question with the models of the fold that never saw its article)."""
         start = time.perf_counter()
-        result = self._decide(prepared, top_k, scorer or self.scorer)
+        result = self._decide(prepared, top_k, scorer or self.scorer, reader or self.reader,
+                              decision or self.decision)
         result.seconds = dict(prepared.seconds)
         result.seconds["choose"] = result.seconds.get("choose", 0.0) + time.perf_counter() - start
         return result
 
-    def _decide(self, prepared: Prepared, top_k: int | None, scorer: Scorer | None) -> AnswerResult:
+    def _decide(self, prepared: Prepared, top_k: int | None, scorer: Scorer | None, reader: Reader | None,
+                decision: Decision | None) -> AnswerResult:
         if scorer is None:
             raise RuntimeError("this pipeline was built without a scorer (training mode); it can only prepare()")
         u, c = prepared.understood, prepared.candidates
@@ -161,19 +186,60 @@ class Pipeline:
             result.reason = "not a question" if not u.is_question else "nothing retrieved"
             return result
         logits = scorer.logits(c.features)
-        result.confidence = scorer.probability(question_features(c, logits, u.romanised))
-        reason = refusal(u, c, logits, self.settings)
-        if reason:
-            result.reason = reason
+        scorer_confidence = scorer.probability(question_features(c, logits, u.romanised))
+        if reader is not None and decision is not None:
+            logits, result.confidence, tier = self._read(prepared, logits, scorer_confidence, reader, decision)
+        else:  # no reader: the scorer's confidence and threshold decide, in two tiers
+            result.confidence = scorer_confidence
+            tier = "answer" if scorer_confidence >= scorer.threshold else "none"  # a NaN never passes
+        result.top_sid = int(c.sids[int(np.argmax(logits))])
+        refused = refusals(u, c, logits, self.settings)
+        result.refused_by = list(refused)
+        if refused:
+            result.reason = next(iter(refused.values()))
             return result
-        if not result.confidence >= scorer.threshold:  # a NaN never passes
+        result.tier = tier
+        if tier == "none":
             result.reason = "no candidate sentence is likely enough to answer"
             return result
-        result.answers = self.choose(c, logits, result.confidence, top_k or self.settings.top_k)
+        k = top_k or self.settings.top_k
+        if tier == "not_sure":
+            k = min(k, self.settings.not_sure_quotes)
+            result.reason = "not sure: the closest quotes may not answer the question"
+        result.answers = self.choose(c, logits, result.confidence, k)
         other_reports(self.index, result.answers, [c.vectors[i] for i in self._chosen_rows(c, result.answers)],
                       self._report_pool(c), prepared.qvecs, self.settings.same_fact_similarity)
         result.abstained = not result.answers
+        if result.abstained:
+            result.tier = "none"
         return result
+
+    def _read(self, prepared: Prepared, logits: np.ndarray, scorer_confidence: float, reader: Reader,
+              decision: Decision) -> tuple[np.ndarray, float, str]:
+        """The reader reads the scorer's best candidates in one batch; the decision turns its logits
+        into the final ranking (the others rank below every read one), a confidence and a tier."""
+        u, c = prepared.understood, prepared.candidates
+        rows = np.argsort(-logits, kind="stable")[: decision.candidates]
+        read = reader.run(prepared.reader_question or u.question, [self.candidate(int(c.sids[i])) for i in rows])
+        final_rows = decision.final_logits(read, logits[rows])
+        if prepared.quoted_before:  # a follow-up gets something new first, unless the old quote still wins
+            again = np.array([int(c.sids[i]) in prepared.quoted_before for i in rows])
+            final_rows = final_rows - self.settings.requoted_penalty * again
+        final = np.full(len(c), float(final_rows.min()) - 10.0, dtype=np.float64)
+        final[rows] = final_rows
+        best = int(rows[int(np.argmax(final_rows))])
+        same_lang = bool(c.features[best, SENTENCE_FEATURES.index("same_lang")])
+        row = decision_row(final_rows, scorer_confidence, same_lang, u.romanised, c.salient_missing_share,
+                           c.numbers_missing > 0, c.unmatched_idf)
+        confidence = decision.probability(row)
+        return final, confidence, decision.tier(confidence)
+
+    def candidate(self, sid: int) -> Candidate:
+        """What the reader sees of a sentence: it, its headline and the sentence before it."""
+        sent = self.index.sentences[sid]
+        prev = self.index.sentences[sid - 1] if sid > 0 else None
+        previous = prev.text if prev is not None and prev.doc_id == sent.doc_id and prev.position == sent.position - 1 else ""
+        return Candidate(sent.text, self.index.documents[sent.doc_id].title or "", previous)
 
     def run(self, question: str, history: list[Turn] | None = None, top_k: int | None = None,
             exclude_docs: frozenset[str] = frozenset()) -> AnswerResult:

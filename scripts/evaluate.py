@@ -51,6 +51,7 @@ from index.store import load_index  # noqa: E402
 from index.text import nfc, normalize_digits  # noqa: E402
 from train_alignment import out_of_fold  # noqa: E402
 from train_scorer import Example, fit, folds_by_article  # noqa: E402
+from fit_decision import fit_decision, fold_readers, read_example  # noqa: E402
 
 SEED_QUESTIONS = ROOT / "scripts" / "seeds_questions.jsonl"
 EVAL_SETS = ROOT / "scripts" / "eval_sets"
@@ -206,13 +207,21 @@ def answered_right(e: Example, result) -> bool:
     return any(_norm(g) in _norm(top.text) for g in e.golds.get(top.citation.lang, e.golds["en"]))
 
 
-def score_examples(examples: list[Example], scorers: list[Scorer], fold: np.ndarray) -> list[dict]:
-    """Each example answered by `Pipeline.decide` with the scorer of its fold."""
+def score_examples(examples: list[Example], scorers: list[Scorer], fold: np.ndarray,
+                   readers: dict | None = None, decisions: list | None = None) -> list[dict]:
+    """Each example answered by `Pipeline.decide` with the scorer of its fold (and the reader that
+    never saw its article, with its fold's decision). Only the `answer` tier counts as answering."""
     out = []
     for e, f in zip(examples, fold):
-        res = e.pipeline.decide(e.prepared, scorer=scorers[f])
-        out.append({"setting": e.setting, "kind": e.kind, "right": answered_right(e, res),
-                    "abstained": res.abstained, "confidence": res.confidence or 0.0})
+        reader = readers.get(e.article) if readers else None
+        res = e.pipeline.decide(e.prepared, scorer=scorers[f], reader=reader,
+                                decision=decisions[f] if decisions and reader is not None else None)
+        answered = res.tier == "answer" and bool(res.answers)
+        top_right = res.top_sid is not None and e.gold is not None and bool(
+            e.gold[list(e.prepared.candidates.sids).index(res.top_sid)])
+        out.append({"setting": e.setting, "kind": e.kind, "right": answered and answered_right(e, res),
+                    "abstained": not answered, "tier": res.tier, "refused_by": res.refused_by,
+                    "top_right": top_right, "confidence": res.confidence or 0.0})
     return out
 
 
@@ -235,9 +244,18 @@ def summarise(rows: list[dict], p1: dict, n_asked: dict) -> dict:
         if ans:
             fig.update({"questions": len(ans), "answer_accuracy": round(np.mean([r["right"] for r in ans]), 3),
                         "answerable_refused": round(np.mean([r["abstained"] for r in ans]), 3)})
+        if ans:
+            fig["not_sure"] = round(np.mean([r["tier"] == "not_sure" for r in ans]), 3)
+            fig["top1_any_tier"] = round(np.mean([r["top_right"] for r in ans]), 3)
         if rem:
             fig["unanswerable_refused"] = round(np.mean([r["abstained"] for r in rem]), 3)
+            fig["unanswerable_none"] = round(np.mean([r["tier"] == "none" for r in rem]), 3)
             fig["unanswerable_questions"] = len(rem)
+        for rule in sorted({n for r in rs for n in r["refused_by"]}):
+            alone = [r for r in rs if r["refused_by"] == [rule]]
+            fig[f"rule_{rule}"] = {"answerable_refused_by_it_alone": round(len([r for r in alone if r in ans]) / max(1, len(ans)), 3),
+                                   "unanswerable_refused_by_it_alone": round(len([r for r in alone if r in rem]) / max(1, len(rem)), 3),
+                                   "right_first_quote_it_refused": sum(r["top_right"] for r in alone if r in ans)}
         report[setting] = fig
         print(f"{setting:19s} " + "  ".join(f"{k} {v}" for k, v in fig.items()), flush=True)
     report["risk_coverage"] = risk_coverage([r for r in rows if r["kind"] in ("answerable", "romanised")])
@@ -260,13 +278,20 @@ def risk_coverage(rows: list[dict]) -> list[dict]:
 
 
 def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embedder, folds: int,
-                   limit: int | None = None, save_weights: Path | None = None) -> dict:
+                   limit: int | None = None, save_weights: Path | None = None, reader_folds: Path | None = None,
+                   save_decision: Path | None = None, max_refused: float = 0.04, cache: Path | None = None) -> dict:
     p1: dict = {}
     # Held out means the token projection too: each question's alignments come from a projection
     # trained without its article (and the shipped scorer is fitted on those, as it is served).
+    cached = cache is not None and cache.is_file()
     oof = out_of_fold(folder, embedder, folds if folds > 1 else 5, log=lambda m: print(m, file=sys.stderr, flush=True)) \
-        if folds > 1 or save_weights else None
-    examples = collect_examples(folder, work, settings, embedder, p1, limit, oof)
+        if (folds > 1 or save_weights) and not cached else None
+    if cached:  # prepared by an earlier run of this code (the pipelines are rebuilt over the same indexes)
+        examples, p1 = load_prepared(cache, folder, work, settings, embedder)
+    else:
+        examples = collect_examples(folder, work, settings, embedder, p1, limit, oof)
+        if cache is not None:
+            save_prepared(cache, examples, p1)
     if save_weights:
         scorer = fit(examples, model_id=embedder.model_id,
                      meta={"command": f"python scripts/evaluate.py --xquad ../shared/eval/xquad-dev "
@@ -280,7 +305,7 @@ def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embed
             n_asked["split" if e.setting == "split-cross" else e.setting] += 1
     if folds > 1:
         fold = folds_by_article(examples, folds)
-        assert all(oof[1][e.article] == f for e, f in zip(examples, fold)), "projection and scorer folds differ"
+        assert cached or all(oof[1][e.article] == f for e, f in zip(examples, fold)), "projection and scorer folds differ"
         scorers = [fit([e for e, f in zip(examples, fold) if f != k]) for k in range(folds)]
         print(f"held-out figures: {folds} folds grouped by article; thresholds "
               f"{[round(s.threshold, 3) for s in scorers]}", flush=True)
@@ -288,10 +313,76 @@ def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embed
         fold = np.zeros(len(examples), dtype=int)
         scorers = [Scorer.load(settings.answer.scorer)]
         print("figures with the shipped weights (in-sample on dev)", flush=True)
-    rows = score_examples(examples, scorers, fold)
+    readers = decisions = None
+    if reader_folds is not None and folds > 1:
+        from bot.reader import DEFAULT_WEIGHTS, Reader
+        from index.embed import resolve_model_path
+
+        model_dir = Path(resolve_model_path(settings.index))
+        readers = fold_readers(reader_folds, model_dir, settings.answer.reader_precision,
+                               log=lambda m: print(m, file=sys.stderr, flush=True))
+        # Only questions whose article some fold reader never saw (all of them when the reader's folds
+        # cover every article; half when only one fold of two was trained).
+        keep = np.array([e.article in readers for e in examples])
+        if not keep.all():
+            print(f"  the reader folds hold out {len({e.article for e in examples if e.article in readers})} articles: "
+                  f"{int(keep.sum())} of {len(examples)} questions are evaluated", file=sys.stderr, flush=True)
+        examples, fold = [e for e, k in zip(examples, keep) if k], fold[keep]
+        started = time.perf_counter()
+        reads = [read_example(e, scorers[f], readers[e.article], settings.answer) for e, f in zip(examples, fold)]
+        print(f"  read {len(reads)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        decisions = [fit_decision([r for r, f in zip(reads, fold) if f != k], max_refused) for k in range(folds)]
+        print("decisions (candidates, blend, answer at, not sure at): " + "; ".join(
+            f"{d.candidates}, {d.blend}, {d.answer_at:.3f}, {d.not_sure_at:.3f}" for d in decisions), flush=True)
+        if save_decision:
+            shipped = Reader(model_dir, settings.answer.reader or DEFAULT_WEIGHTS,
+                             precision=settings.answer.reader_precision)
+            shipped.describe()
+            decision = fit_decision(reads, max_refused, reader_id=shipped.id,
+                                    meta={"command": f"python scripts/evaluate.py --xquad ../shared/eval/xquad-dev "
+                                                     f"--folds {folds} --reader-folds {reader_folds} "
+                                                     f"--save-decision {save_decision}",
+                                          "max_refused": max_refused})
+            decision.save(save_decision)
+            print(f"wrote {save_decision}: {decision.candidates} candidates, blend {decision.blend}, tiers "
+                  f"{decision.answer_at:.3f} / {decision.not_sure_at:.3f}", flush=True)
+    rows = score_examples(examples, scorers, fold, readers, decisions)
     report = summarise(rows, p1, n_asked)
     report["folds"] = folds
+    report["reader"] = readers is not None
     return report
+
+
+def _index_setting(example_setting: str) -> str:
+    return {"split-cross": "split", "romanised": "mixed", "close-unanswerable": "mixed"}.get(example_setting,
+                                                                                           example_setting)
+
+
+def save_prepared(path: Path, examples: list[Example], p1: dict) -> None:
+    """The prepared questions, without their pipelines (an index does not pickle)."""
+    import pickle
+
+    pipes = [e.pipeline for e in examples]
+    for e in examples:
+        e.pipeline = None
+    try:
+        path.write_bytes(pickle.dumps({"examples": examples, "p1": {k: dict(v) for k, v in p1.items()}}))
+    finally:
+        for e, pipe in zip(examples, pipes):
+            e.pipeline = pipe
+
+
+def load_prepared(path: Path, folder: Path, work: Path, settings: Settings, embedder: Embedder):
+    import pickle
+
+    data = pickle.loads(path.read_bytes())
+    paragraphs = load_xquad(folder)["paragraphs"]
+    pipes = {name: pipeline_for(build_corpus_index(paragraphs, langs, work, settings, embedder), settings, embedder, None)
+             for name, (_, langs) in SETTINGS.items()}
+    for e in data["examples"]:
+        e.pipeline = pipes[_index_setting(e.setting)]
+    print(f"  {len(data['examples'])} prepared questions read from {path}", file=sys.stderr, flush=True)
+    return data["examples"], {k: defaultdict(int, v) for k, v in data["p1"].items()}
 
 
 def seed_row_passes(row: dict, res) -> bool:
@@ -351,6 +442,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="about this many XQuAD questions (a quick check)")
     ap.add_argument("--save-weights", type=Path, default=None,
                     help="also fit the scorer on all examples and write it here (as scripts/train_scorer.py does)")
+    ap.add_argument("--reader-folds", type=Path, default=None,
+                    help="scripts/train_reader.py's --work folder: decide with the reader of each question's held-out fold")
+    ap.add_argument("--save-decision", type=Path, default=None,
+                    help="also fit the decision on every question's out-of-fold reading and write it here")
+    ap.add_argument("--max-refused", type=float, default=0.04,
+                    help="share of answerable questions the answer tier may refuse (out of fold)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="keep the prepared questions in this pickle (made if absent; later runs skip preparing)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     settings = load_settings()
@@ -359,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {}
     if args.xquad:
         report["xquad"] = evaluate_xquad(args.xquad, args.work, settings, embedder, args.folds, args.limit,
-                                         args.save_weights)
+                                         args.save_weights, args.reader_folds, args.save_decision, args.max_refused,
+                                         args.cache)
     if not args.no_seeds:
         report["seeds"] = evaluate_seeds(settings, embedder, args.seeds_index)
     report["seconds"] = round(time.perf_counter() - started, 1)

@@ -32,6 +32,8 @@ echo "==> preparing the offline multilingual model (converted once from the nano
 "$VPY" -m index.model_convert
 echo "==> exporting it to ONNX (fp32 and int8) for fast embedding (once; skipped when current)"
 "$VPY" -m index.onnx_model
+echo "==> exporting the reader (bot/reader_weights.npz over that model) to ONNX (once; skipped when current)"
+"$VPY" -m bot.reader_model
 if [ "${1:-}" = "--repl" ]; then
   exec "$VENV/bin/khabar" repl
 fi

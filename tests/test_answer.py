@@ -68,7 +68,9 @@ def test_answer_types():
 
 def test_json_shape(engine):
     data = engine.ask("Who is Mahima Kaul?").to_json()
-    assert set(data) == {"question", "answers", "passages", "abstained", "confidence", "not_question", "reason"}
+    assert set(data) == {"question", "answers", "passages", "abstained", "tier", "confidence", "not_question",
+                         "reason"}
+    assert data["tier"] == "answer" and data["abstained"] is False
     assert 0.0 <= data["confidence"] <= 1.0 and data["not_question"] is False and data["reason"] == ""
     a = data["answers"][0]
     assert {"text", "doc_id", "title", "date", "lang", "sentence", "score", "also_in"} <= set(a)

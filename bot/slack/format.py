@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.answer import AnswerResult, Citation
-from bot.format import ABSTAIN_TEXT, LANG_NAMES
+from bot.format import ABSTAIN_TEXT, LANG_NAMES, NOT_SURE_TEXT
 from bot.slack.actions import feedback_buttons, feedback_value, share_button
 from bot.slack.mrkdwn import clip, escape, unescape
 
@@ -229,6 +229,8 @@ def answer_messages(result: AnswerResult, question: str | None = None, *, asked_
     if result.abstained or not result.answers:
         return [SlackMessage(text=escape(ABSTAIN_TEXT), blocks=head + [_section(escape(ABSTAIN_TEXT))] + tail)]
 
+    if result.tier == "not_sure":  # one line saying so, above the closest quotes
+        head = head + [_context(escape(NOT_SURE_TEXT))]
     parts = _pack(_units(result), max_chars, max_blocks - len(head) - len(tail) - 1)
     messages = []
     for i, units in enumerate(parts):
@@ -236,7 +238,9 @@ def answer_messages(result: AnswerResult, question: str | None = None, *, asked_
         blocks = blocks + [b for u in units for b in u.quote_blocks()] + [{"type": "divider"}] + _source_blocks(units)
         if i == len(parts) - 1:
             blocks += tail
-        text = escape("\n".join(line for u in units for line in u.fallback()))
+        lines = ([NOT_SURE_TEXT] if result.tier == "not_sure" and i == 0 else []) + \
+            [line for u in units for line in u.fallback()]
+        text = escape("\n".join(lines))
         messages.append(SlackMessage(text=clip(text, MAX_FALLBACK_CHARS), blocks=blocks[:max_blocks]))
     return messages
 
