@@ -58,7 +58,9 @@ def citations(answer: dict) -> list[dict]:
 
 
 def check_shape(obj: dict) -> None:
-    assert set(obj) == {"question", "answers", "passages", "abstained", "confidence", "not_question", "reason"}, obj.keys()
+    assert set(obj) == {"question", "answers", "passages", "abstained", "tier", "confidence", "not_question",
+                        "reason"}, obj.keys()
+    assert obj["tier"] in ("answer", "not_sure", "none") and obj["abstained"] == (obj["tier"] == "none")
     assert isinstance(obj["abstained"], bool)
     for a in obj["answers"]:
         assert ANSWER_KEYS <= set(a) <= ANSWER_KEYS | OPTIONAL_ANSWER_KEYS, a.keys()

@@ -73,9 +73,9 @@ def test_khabar_doctor_one_line_per_check(seed_index_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bot", "doctor", "--index", str(seed_index_dir)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)
     lines = proc.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ok   model", "ok   index", "ok   answerer", "ok   state",
+    assert [line.split(":")[0] for line in lines] == ["ok   model", "ok   index", "ok   answerer", "ok   reader", "ok   state",
                                                       "FAIL slack"], lines
-    assert "not answering" in lines[4] and proc.returncode == 1
+    assert "not answering" in lines[5] and proc.returncode == 1
     assert "token projection" in lines[2] and "romanised Hindi read in Devanagari" in lines[2]
     assert "Traceback" not in proc.stderr and BOT_TOKEN not in proc.stdout + proc.stderr
     missing = subprocess.run([sys.executable, "-m", "bot", "doctor", "--index", str(tmp_path / "none")], cwd=ROOT,

@@ -19,7 +19,7 @@ def _engine(settings, embedder, seed_index_dir, tmp_path, answer_at=None, not_su
     path = tmp_path / "decision.json"
     replace(shipped, answer_at=shipped.answer_at if answer_at is None else answer_at,
             not_sure_at=shipped.not_sure_at if not_sure_at is None else not_sure_at).save(path)
-    s = replace(settings, answer=replace(settings.answer, decision=path))
+    s = replace(settings, answer=replace(settings.answer, decision=path, reader_enabled=True))
     engine = Engine(s, seed_index_dir, embedder=embedder)
     assert engine.reader is not None
     return engine
@@ -27,7 +27,7 @@ def _engine(settings, embedder, seed_index_dir, tmp_path, answer_at=None, not_su
 
 @pytest.mark.slow
 def test_answer_not_sure_and_none_render_and_serialise(settings, embedder, seed_index_dir, tmp_path):
-    res = _engine(settings, embedder, seed_index_dir, tmp_path).ask(QUESTION)
+    res = _engine(settings, embedder, seed_index_dir, tmp_path, answer_at=0.0, not_sure_at=0.0).ask(QUESTION)
     assert res.tier == "answer" and res.to_json()["tier"] == "answer"
     text = render(res)
     assert "1,178" in text and NOT_SURE_TEXT not in text

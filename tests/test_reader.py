@@ -103,7 +103,8 @@ def test_a_tiny_reader_trains_exports_and_serves(tmp_path, settings, embedder, s
                                    np.zeros(n, np.float32), 0.0), answer_at=0.99, not_sure_at=0.1, candidates=4,
                             reader_id=reader.id)
         decision.save(tmp_path / "decision.json")
-        s = replace(settings, answer=replace(settings.answer, reader=weights, decision=tmp_path / "decision.json"))
+        s = replace(settings, answer=replace(settings.answer, reader=weights, decision=tmp_path / "decision.json",
+                                             reader_enabled=True, reader_precision="fp32"))
         engine = Engine(s, seed_index_dir, embedder=embedder)
         assert engine.reader is not None and engine.reader.id == reader.id
         res = engine.ask("Who is Mahima Kaul?")
