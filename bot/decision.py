@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.scorer import Linear, ScorerError
+from bot.scorer import Linear, ScorerError, read_weights_json
 
 DEFAULT_DECISION = Path(__file__).resolve().parent / "decision_weights.json"
 FIT_COMMAND = ("python scripts/evaluate.py --xquad ../shared/eval/xquad-dev --folds 5 "
@@ -46,7 +46,7 @@ class Decision:
     meta: dict = field(default_factory=dict)
 
     def final_logits(self, reader_logits: np.ndarray, scorer_logits: np.ndarray) -> np.ndarray:
-        return reader_logits + self.blend * (scorer_logits - scorer_logits.max())
+        return blended(reader_logits, scorer_logits, self.blend)
 
     def probability(self, row: np.ndarray) -> float:
         return float(1.0 / (1.0 + np.exp(-self.calibration(row[None, :])[0])))
@@ -65,14 +65,9 @@ class Decision:
     @classmethod
     def load(cls, path: Path | None = None) -> "Decision":
         path = Path(path) if path else DEFAULT_DECISION
+        data = read_weights_json(path, "decision weights", FIT_COMMAND)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScorerError(f"decision weights not found at {path}; fit them: {FIT_COMMAND}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ScorerError(f"{path} is not a valid decision file ({exc}); refit it: {FIT_COMMAND}") from None
-        try:
-            cal = Linear.from_json(data["calibration"], DECISION_FEATURES, str(path))
+            cal = Linear.from_json(data["calibration"], DECISION_FEATURES, str(path), FIT_COMMAND)
             tiers = data["tiers"]
             decision = cls(cal, float(data["blend"]), float(tiers["answer"]), float(tiers["not_sure"]),
                            int(data["candidates"]), data.get("reader_id"), data.get("meta") or {})
@@ -82,6 +77,11 @@ class Decision:
             raise ScorerError(f"{path} has tiers {tiers} or candidates {decision.candidates} out of range; "
                               f"refit it: {FIT_COMMAND}")
         return decision
+
+
+def blended(reader_logits: np.ndarray, scorer_logits: np.ndarray, blend: float) -> np.ndarray:
+    """The final logit of each read candidate: the reader's, plus `blend` × the scorer's below its best."""
+    return reader_logits + blend * (scorer_logits - scorer_logits.max())
 
 
 def decision_row(final: np.ndarray, scorer_confidence: float, top_same_lang: bool, romanised: bool,

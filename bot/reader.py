@@ -168,7 +168,8 @@ class Reader:
 
             from index.onnx_model import providers
 
-            self.describe()
+            if not self.id:  # the engine and doctor describe it first, to check it fits the model
+                self.describe()
             problem = self.stamp_problem()
             if problem:
                 raise ReaderError(problem)

@@ -33,6 +33,16 @@ class ScorerError(Exception):
     """The weights file is missing or does not fit this code; the message says what to run."""
 
 
+def read_weights_json(path: Path, what: str, command: str) -> dict:
+    """A JSON weights file, or a ScorerError saying what is wrong and which `command` writes it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScorerError(f"{what} not found at {path}; train them: {command}") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScorerError(f"{path} is not a valid weights file ({exc}); retrain it: {command}") from None
+
+
 @dataclass
 class Linear:
     names: tuple[str, ...]
@@ -50,15 +60,16 @@ class Linear:
                 "intercept": round(float(self.intercept), 6)}
 
     @classmethod
-    def from_json(cls, data: dict, expected: tuple[str, ...], where: str) -> "Linear":
+    def from_json(cls, data: dict, expected: tuple[str, ...], where: str, command: str = TRAIN_COMMAND) -> "Linear":
+        """`command`: what rewrites the file `where` (said in every error)."""
         if tuple(data.get("features", ())) != expected:
             raise ScorerError(f"{where} was trained on features {data.get('features') or '(none listed)'}, this Khabar computes "
-                              f"{list(expected)}; retrain it: {TRAIN_COMMAND}")
+                              f"{list(expected)}; retrain it: {command}")
         arrays = [np.asarray(data[k], dtype=np.float32) for k in ("mean", "scale", "coef")]
         if any(a.shape != (len(expected),) for a in arrays):
-            raise ScorerError(f"{where} is damaged (wrong array sizes); retrain it: {TRAIN_COMMAND}")
+            raise ScorerError(f"{where} is damaged (wrong array sizes); retrain it: {command}")
         if not all(np.isfinite(a).all() for a in arrays) or (arrays[1] <= 0).any():
-            raise ScorerError(f"{where} is damaged (non-finite weights or a scale <= 0); retrain it: {TRAIN_COMMAND}")
+            raise ScorerError(f"{where} is damaged (non-finite weights or a scale <= 0); retrain it: {command}")
         return cls(expected, *arrays, intercept=float(data.get("intercept", 0.0)))
 
 
@@ -85,12 +96,7 @@ class Scorer:
     @classmethod
     def load(cls, path: Path | None = None) -> "Scorer":
         path = Path(path) if path else DEFAULT_WEIGHTS
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScorerError(f"sentence scorer weights not found at {path}; train them: {TRAIN_COMMAND}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ScorerError(f"{path} is not a valid weights file ({exc}); retrain it: {TRAIN_COMMAND}") from None
+        data = read_weights_json(path, "sentence scorer weights", TRAIN_COMMAND)
         try:
             return cls(Linear.from_json(data["sentence"], SENTENCE_FEATURES, str(path)),
                        Linear.from_json(data["confidence"], QUESTION_FEATURES, str(path)),

@@ -329,16 +329,17 @@ def evaluate_xquad(folder: Path, work: Path, settings: Settings, embedder: Embed
                   f"{int(keep.sum())} of {len(examples)} questions are evaluated", file=sys.stderr, flush=True)
         examples, fold = [e for e, k in zip(examples, keep) if k], fold[keep]
         started = time.perf_counter()
-        reads = [read_example(e, scorers[f], readers[e.article], settings.answer) for e, f in zip(examples, fold)]
+        reads = [read_example(e, scorers[f], readers[e.article]) for e, f in zip(examples, fold)]
         print(f"  read {len(reads)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        decisions = [fit_decision([r for r, f in zip(reads, fold) if f != k], max_refused) for k in range(folds)]
+        decisions = [fit_decision([r for r, f in zip(reads, fold) if f != k], settings.answer, max_refused)
+                     for k in range(folds)]
         print("decisions (candidates, blend, answer at, not sure at): " + "; ".join(
             f"{d.candidates}, {d.blend}, {d.answer_at:.3f}, {d.not_sure_at:.3f}" for d in decisions), flush=True)
         if save_decision:
             shipped = Reader(model_dir, settings.answer.reader or DEFAULT_WEIGHTS,
                              precision=settings.answer.reader_precision)
             shipped.describe()
-            decision = fit_decision(reads, max_refused, reader_id=shipped.id,
+            decision = fit_decision(reads, settings.answer, max_refused, reader_id=shipped.id,
                                     meta={"command": f"python scripts/evaluate.py --xquad ../shared/eval/xquad-dev "
                                                      f"--folds {folds} --reader-folds {reader_folds} "
                                                      f"--save-decision {save_decision}",

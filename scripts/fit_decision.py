@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from bot.decision import DECISION_FEATURES, Decision, decision_row
+from bot.decision import DECISION_FEATURES, Decision, blended, decision_row
 from bot.features import SENTENCE_FEATURES, question_features
 from bot.pipeline import refusals
 from bot.reader import Reader
@@ -36,29 +36,35 @@ class Read:
     answerable: bool
     read: np.ndarray            # reader logits of the candidates (scorer order)
     scorer_logits: np.ndarray   # ... and their scorer logits
+    rows: np.ndarray            # ... and their rows among all the question's candidates
     gold: np.ndarray            # ... and whether each holds the answer
     same_lang: np.ndarray
     scorer_confidence: float
-    romanised: bool
-    names_missing: float
-    numbers_missing: bool
-    unmatched_idf: float
-    ruled: bool                 # a rule (pipeline.refusals) refuses it whatever the confidence
+    example: object             # the scripts/train_scorer.Example (its understood question and candidates)
 
     def final(self, n: int, blend: float) -> np.ndarray:
-        lg = self.scorer_logits[:n]
-        return self.read[:n] + blend * (lg - lg.max())
+        return blended(self.read[:n], self.scorer_logits[:n], blend)
 
     def row(self, n: int, blend: float) -> np.ndarray:
         f = self.final(n, blend)
-        return decision_row(f, self.scorer_confidence, bool(self.same_lang[int(np.argmax(f))]), self.romanised,
-                            self.names_missing, self.numbers_missing, self.unmatched_idf)
+        u, c = self.example.prepared.understood, self.example.prepared.candidates
+        return decision_row(f, self.scorer_confidence, bool(self.same_lang[int(np.argmax(f))]), u.romanised,
+                            c.salient_missing_share, c.numbers_missing > 0, c.unmatched_idf)
 
     def right(self, n: int, blend: float) -> bool:
         return bool(self.answerable and self.gold[int(np.argmax(self.final(n, blend)))])
 
+    def ruled(self, n: int, blend: float, settings) -> bool:
+        """A rule (pipeline.refusals) refuses it whatever the confidence, on the logits the pipeline
+        would rank with (the read candidates first, as `Pipeline._read` lays them out)."""
+        u, c = self.example.prepared.understood, self.example.prepared.candidates
+        f = self.final(n, blend)
+        logits = np.full(len(c), float(f.min()) - 10.0)
+        logits[self.rows[:n]] = f
+        return bool(refusals(u, c, logits, settings))
 
-def read_example(e, scorer: Scorer, reader: Reader, settings, n: int = max(CANDIDATE_GRID)) -> Read | None:
+
+def read_example(e, scorer: Scorer, reader: Reader, n: int = max(CANDIDATE_GRID)) -> Read | None:
     """The reader's view of one evaluation example (scripts/train_scorer.Example)."""
     c = e.prepared.candidates
     if c is None or not len(c):
@@ -66,15 +72,11 @@ def read_example(e, scorer: Scorer, reader: Reader, settings, n: int = max(CANDI
     logits = scorer.logits(c.features)
     rows = np.argsort(-logits, kind="stable")[:n]
     u = e.prepared.understood
-    pipe = e.pipeline
-    read = reader.run(e.prepared.reader_question or u.question, [pipe.candidate(int(c.sids[i])) for i in rows])
+    read = reader.run(e.prepared.reader_question or u.question, [e.pipeline.candidate(int(c.sids[i])) for i in rows])
     gold = e.gold[rows] if e.gold is not None else np.zeros(len(rows), dtype=bool)
-    final = np.full(len(c), -1e9)
-    final[rows] = read
-    return Read(e.answerable, read, logits[rows], gold, c.features[rows, SENTENCE_FEATURES.index("same_lang")] > 0,
-                scorer.probability(question_features(c, logits, u.romanised)), u.romanised,
-                c.salient_missing_share, c.numbers_missing > 0, c.unmatched_idf,
-                bool(refusals(u, c, final, settings)))
+    return Read(e.answerable, read, logits[rows], rows, gold,
+                c.features[rows, SENTENCE_FEATURES.index("same_lang")] > 0,
+                scorer.probability(question_features(c, logits, u.romanised)), e)
 
 
 def fit_calibration(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Linear:
@@ -112,8 +114,9 @@ def tiers(conf: np.ndarray, answerable: np.ndarray, ruled: np.ndarray, max_refus
     return answer_at, min(not_sure_at, answer_at)
 
 
-def fit_decision(reads: list[Read], max_refused: float = 0.04, none_precision: float = 0.9,
+def fit_decision(reads: list[Read], settings, max_refused: float = 0.04, none_precision: float = 0.9,
                  reader_id: str | None = None, meta: dict | None = None) -> Decision:
+    """`settings`: the AnswerSettings whose rules (`pipeline.refusals`) the tiers are chosen beside."""
     reads = [r for r in reads if r is not None]
     answerable = [r for r in reads if r.answerable and r.gold.any()]
     best = None
@@ -128,8 +131,8 @@ def fit_decision(reads: list[Read], max_refused: float = 0.04, none_precision: f
     cal = fit_calibration(x, y)
     z = cal(x)
     conf = 1 / (1 + np.exp(-z))
-    answer_at, not_sure_at = tiers(conf, np.array([r.answerable for r in reads]), np.array([r.ruled for r in reads]),
-                                   max_refused, none_precision)
+    answer_at, not_sure_at = tiers(conf, np.array([r.answerable for r in reads]),
+                                   np.array([r.ruled(n, blend, settings) for r in reads]), max_refused, none_precision)
     return Decision(cal, blend=blend, answer_at=answer_at, not_sure_at=not_sure_at, candidates=n,
                     reader_id=reader_id, meta={**(meta or {}), "train_top1": round(best[0], 4),
                                                "questions": len(reads)})

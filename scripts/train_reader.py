@@ -10,7 +10,7 @@ paragraph's sentences that hold the answer, the hard negatives the paragraph's o
 and retrieval's near misses (the closest sentence of another paragraph of the article and of
 another article, by the e5 cosine), and unanswerable questions, whose target is "nothing here":
 - every dev question in English and Hindi against its paragraph in English and in Hindi
-  (cross-lingual pairs included), and once in one of XQuAD's ten other languages;
+  (cross-lingual pairs included; with --other-languages, once more in one of XQuAD's ten others);
 - constructed unanswerable questions (a number, a name or a rare word of the question swapped for
   one its paragraph does not have, or the question asked of another paragraph of its article);
 - SQuAD 2.0's train slice (English; its unanswerable questions too), in every fold: none of its
@@ -264,7 +264,7 @@ def _unanswerable(q: str, lang: str, paragraph: str, article: int, caps_pool: di
 
 def squad_groups(path: Path, answerable: int, rng: random.Random, max_candidates: int = 10) -> list[Group]:
     if not path.is_file():
-        raise SystemExit(f"train_reader: {path} not found (--squad)")
+        raise SystemExit(f"train_reader: {path} not found (--squad PATH, or --no-squad to train on dev alone)")
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     pos, neg = [], []
     for art in data:
@@ -328,9 +328,8 @@ class BottomCache:
         order = sorted(range(len(self.rows)), key=lambda i: len(self.rows[i]))
         started, i = time.perf_counter(), 0
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            while i < len(order):
-                width = len(self.rows[order[min(len(order) - 1, i + 1)]])
-                n = max(1, batch_tokens // max(width, 1))
+            while i < len(order):  # shortest first, so a chunk is about as wide as its first row
+                n = max(1, batch_tokens // max(len(self.rows[order[i]]), 1))
                 chunk = order[i: i + n]
                 width = max(len(self.rows[j]) for j in chunk)
                 ids = torch.full((len(chunk), width), 1, dtype=torch.long)
@@ -509,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--squad", type=Path, default=ROOT.parent / "shared" / "train" / "squad-v2.0-train-first10.json")
     ap.add_argument("--other-languages", action="store_true",
                     help="also ask each dev question once in one of XQuAD's ten other languages")
+    ap.add_argument("--no-squad", action="store_true", help="train on dev alone (no SQuAD slice)")
     ap.add_argument("--squad-questions", type=int, default=1000, help="answerable SQuAD questions used (all unanswerable ones are)")
     ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "khabar" / "reader-train")
     ap.add_argument("--folds", type=int, default=4)
@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     groups = xquad_groups(args.xquad, embedder, rng, args.other_languages)
     if args.limit_questions:
         groups = groups[: args.limit_questions]
-    squad = squad_groups(args.squad, args.squad_questions, rng) if args.squad_questions >= 0 and args.squad.is_file() else []
+    squad = [] if args.no_squad else squad_groups(args.squad, args.squad_questions, rng)
     groups_all = groups + squad
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     rows = pair_table(groups_all, tokenizer)
@@ -581,12 +581,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train_reader: {run} trained in {seconds:.0f} s -> {out}", file=sys.stderr, flush=True)
         if held:
             test = [g for g in groups if g.article in held]
-            report[f"fold{run}"] = held_out_report(test, score_groups(top, states, cache.offsets, rows, test))
+            scored = score_groups(top, states, cache.offsets, rows, test)
+            report[f"fold{run}"] = held_out_report(test, scored)
             report[f"fold{run}"]["seconds"] = round(seconds)
             print(json.dumps(report[f"fold{run}"], ensure_ascii=False), file=sys.stderr, flush=True)
             with (args.work / f"fold{run}.oof.json").open("w") as fh:
                 json.dump([{"question": g.question, "kind": g.kind, "labels": g.labels, "logits": s.round(4).tolist()}
-                           for g, s in zip(test, score_groups(top, states, cache.offsets, rows, test))], fh, ensure_ascii=False)
+                           for g, s in zip(test, scored)], fh, ensure_ascii=False)
         report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
         ckpt = args.work / f"{'fold' + run if run != 'all' else 'all'}.ckpt"
         if ckpt.exists():

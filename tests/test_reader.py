@@ -75,7 +75,7 @@ def test_a_tiny_reader_trains_exports_and_serves(tmp_path, settings, embedder, s
 
     work, weights = tmp_path / "work", tmp_path / "reader.npz"
     rc = train_reader.main(["--xquad", str(XQUAD), "--work", str(work), "--limit-questions", "6",
-                            "--squad-questions", "0", "--max-steps", "3", "--folds", "2", "--only", "all",
+                            "--no-squad", "--max-steps", "3", "--folds", "2", "--only", "all",
                             "--trained-layers", "1", "--out", str(weights)])
     assert rc == 0 and weights.is_file()
     header = read_weights_header(weights)
