@@ -10,6 +10,7 @@ import re
 
 import lxml.html
 from lxml import etree
+from lxml.html.defs import tags as HTML_TAGS
 
 #: Elements whose text is never article text.
 DROP = ("script", "style", "noscript", "iframe", "form", "button", "select", "textarea", "svg", "template",
@@ -18,12 +19,23 @@ DROP = ("script", "style", "noscript", "iframe", "form", "button", "select", "te
 BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                     "section", "article", "header", "footer", "aside", "figure", "figcaption", "table", "tr",
                     "pre", "hr", "dd", "dt", "dl", "main", "nav"})
-_TAG = re.compile(r"<[A-Za-z!/][^>]*>|&(?:[a-zA-Z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});")
+#: A tag of a real HTML element, a comment or doctype, or an entity. Text that only looks like
+#: markup (Slack's `<!here>` and `<@U123>`, "a <b" in prose) is not HTML and is kept as written.
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?=[\s/>])[^<>]*>|(<!--|<!doctype\b)|&(?:[a-zA-Z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});",
+                  re.IGNORECASE)
 
 
 def looks_like_html(text: str) -> bool:
-    """Whether a text field holds markup (a CMS often exports the body as HTML)."""
-    return len(_TAG.findall(text[:20000])) >= 2
+    """Whether a text field holds markup (a CMS often exports the body as HTML): at least two
+    tags of real HTML elements, comments or entities."""
+    found = 0
+    for m in _TAG.finditer(text[:20000]):
+        name = m.group(1)
+        if name is None or name.lower() in HTML_TAGS:
+            found += 1
+            if found >= 2:
+                return True
+    return False
 
 
 def html_to_text(fragment: str) -> str:

@@ -82,3 +82,20 @@ def test_no_usable_document_is_an_error(tmp_path):
     empty.mkdir()
     with pytest.raises(CorpusError, match="no article files"):
         read_corpus(empty)
+
+
+def test_html_bodies_are_parsed_and_slack_like_text_is_kept(tmp_path):
+    """A CMS's HTML body is read as text; a body that only looks like markup (Slack's <!here>,
+    <@U123>, 'a < b') is prose and keeps every character."""
+    rows = [
+        {"id": "html", "title": "HTML body", "date": "2021-03-14",
+         "text": "<p>The show drew <b>4,500</b> visitors.</p><p>Dogs &amp; owners came.</p>"},
+        {"id": "slack", "title": "A banner", "date": "2021-03-14",
+         "text": "A banner reading <!channel> <!here> <@U123> greeted them. Entry cost < 50 rupees."},
+    ]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    docs = {d.doc_id: d for d in read_corpus(tmp_path).documents}
+    assert "<p>" not in docs["html"].text and "4,500 visitors." in docs["html"].text
+    assert "Dogs & owners came." in docs["html"].text
+    assert "<!channel> <!here> <@U123> greeted them" in docs["slack"].text
+    assert "< 50 rupees" in docs["slack"].text
