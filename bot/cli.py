@@ -1,4 +1,4 @@
-"""`khabar` / `python -m bot`: ask, repl, slack, stats, doctor, build.
+"""`khabar` / `python -m bot`: ask, repl, slack, stats, feedback, doctor, build, watch.
 
 Every failure a user can cause (no index, wrong model, a bad question, bad bytes on stdin)
 ends in one line saying what was wrong and what to do, never a traceback.
@@ -25,6 +25,7 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from index.corpus import CorpusError
     from index.embed import ModelNotFound
     from index.model_convert import ModelError
+    from bot.feedback import FeedbackError
     from bot.projection import ProjectionError
     from bot.scorer import ScorerError
     from bot.state import StateError
@@ -34,7 +35,7 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from index.cluster import ClusterError
 
     return (UserError, ConfigError, CorpusError, ModelNotFound, ModelError, IndexLoadError, IndexUpdateError,
-            ClusterError, ScorerError, ProjectionError, StateError, StatsError)
+            ClusterError, ScorerError, ProjectionError, StateError, StatsError, FeedbackError)
 
 
 def _stdin_lines():
@@ -153,6 +154,29 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return run_stats(settings, since=args.since, as_json=args.json, plot=args.plot, top=args.top)
 
 
+def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`khabar feedback export`: the 👎 of the window as an evaluation file (bot/feedback.py)."""
+    hold_sigint(False)
+    import time
+
+    from bot.feedback import downvoted_items, write_items
+    from bot.stats import parse_since, read
+
+    since = parse_since(args.since, time.time())
+    questions, votes = read(settings, 0.0)  # an answer downvoted this week may be older
+    items = downvoted_items([v for v in votes if v["at"] >= since], questions)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as f:
+            write_items(items, f)
+        print(f"wrote {len(items)} downvoted question(s) to {out}; score them with "
+              f"`python scripts/evaluate.py --feedback {out}`", file=sys.stderr)
+    else:
+        write_items(items, sys.stdout)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from bot.doctor import diagnose
 
@@ -252,6 +276,15 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--plot", metavar="FILE.png", help="also draw daily questions and outcome shares")
     stats.add_argument("--top", type=int, default=5, help="most-downvoted answers to list (default 5)")
     stats.set_defaults(func=cmd_stats)
+
+    feedback = sub.add_parser("feedback", help="the desk's 👎 as an evaluation file")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_sub.add_parser("export", help="the downvoted questions with their cited sentences, one JSON "
+                                                    "line each, for scripts/evaluate.py --feedback FILE")
+    export.add_argument("--since", default="7d", help="votes cast since: 7d, 24h, 90m, or a date (2026-11-01); "
+                                                      "default 7d")
+    export.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
+    export.set_defaults(func=cmd_feedback_export)
 
     doctor = sub.add_parser("doctor", help="check the model, the index, the state file and Slack; one line each")
     doctor.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")

@@ -139,6 +139,12 @@ class SlackSettings:
     #: Characters of quoted text in one Slack message (Slack advises under 4,000); more answers go
     #: in a second message (a quote is never cut).
     max_message_chars: int = 3900
+    #: The reaction on a question while Khabar works on it, removed when it answers (needs the
+    #: reactions:write scope; without it, one log line and the answer as usual). Empty: none.
+    working_reaction: str = "eyes"
+    #: The desk a reporter reaches with "Still need help?" under an answer: a user group id (S…,
+    #: tagged as <!subteam^S…>) and/or user ids (U…/W…), comma-separated. Empty: no such button.
+    escalate_to: list[str] = field(default_factory=list)
 
 
 @dataclass

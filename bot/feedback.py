@@ -9,7 +9,18 @@ One line per (user, message), rewritten atomically whenever a vote changes:
      "answer_ids": ["003_...#4", "..."]}
 
 `answer_ids` lists every cited sentence (`doc_id#sentence`, sentence positions 1-based as in
-the citations), answers first, the "also in" citations after their answer.
+the citations), answers first, the "also in" citations after their answer. A 👎 may gain a
+`"reason"`: what the voter said was wrong (the optional modal 👎 opens).
+
+`khabar feedback export --since 7d` turns the 👎 into an evaluation file (`downvoted_items`):
+one JSON line per downvoted answer,
+
+    {"id": "C123:1612931700.000100", "question": "...", "voted_at": "...", "downvotes": 2,
+     "reasons": ["an old figure"], "abstained": false, "first": "003_...#4",
+     "downvoted": [{"doc_id": "003_...", "sentence": 4, "text": "..."}], "answer_ids": [...]}
+
+which `scripts/evaluate.py --feedback FILE` asks again and scores (is the downvoted sentence
+still quoted first? what is quoted now?), so the desk's complaints become tests.
 """
 from __future__ import annotations
 
@@ -111,6 +122,17 @@ class FeedbackLog:
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
 
+    def record_reason(self, *, user: str | None, message_ts: str | None, reason: str) -> bool:
+        """Attach a 👎's "what was wrong?" to that vote (state store only). False if there is no 👎
+        of this user on that message to attach it to."""
+        if self.store is None or not user or not message_ts:
+            return False
+        with self._lock:
+            if not self.store.vote_reason(user, message_ts, reason):
+                return False
+            self._export()
+        return True
+
     def record_button(self, *, vote: str, value: str, user: str | None, channel: str | None = None,
                       message_ts: str | None = None) -> dict:
         """Record a vote from a 👍/👎 button whose value `bot.slack.actions.feedback_value` wrote."""
@@ -132,3 +154,65 @@ def read_feedback(path: Path) -> list[dict]:
             except ValueError:
                 log.warning("%s line %d is not JSON; skipped", path, n)
     return out
+
+
+def downvoted_items(votes: list[dict], questions: list[dict]) -> list[dict]:
+    """The evaluation items of `khabar feedback export`: one per answer some vote (the last of
+    each person) calls not helpful, oldest first. `votes` and `questions` are the state store's
+    `votes_since` and `questions_since` rows; a question's ledger row gives the full question and
+    the quoted sentences' text (its row is found by the ts of Khabar's reply)."""
+    by_reply = {(q.get("channel"), ts): q for q in questions for ts in q.get("reply_ts") or []}
+    items: dict[tuple, dict] = {}
+    for v in votes:
+        if v["vote"] != "down":
+            continue
+        e = v["entry"]
+        key = (e.get("channel"), v["message_ts"])
+        item = items.get(key)
+        if item is None:
+            asked = by_reply.get(key) or {}
+            texts = {(a.get("doc_id"), a.get("sentence")): a.get("text") for a in asked.get("answers") or []}
+            downvoted = [{"doc_id": a["doc_id"], "sentence": a["sentence"],
+                          "text": texts.get((a["doc_id"], a["sentence"]))} for a in e.get("answers") or []]
+            item = items[key] = {
+                "id": f"{key[0]}:{key[1]}", "question": asked.get("question") or e.get("question"),
+                "asked_at": _iso(asked["asked_at"]) if asked.get("asked_at") else None,
+                "voted_at": e.get("at"), "channel": key[0], "message_ts": key[1], "downvotes": 0, "reasons": [],
+                "abstained": bool(e.get("abstained")),
+                "first": f"{downvoted[0]['doc_id']}#{downvoted[0]['sentence']}" if downvoted else None,
+                "downvoted": downvoted, "answer_ids": e.get("answer_ids") or []}
+        item["downvotes"] += 1
+        item["voted_at"] = max(item["voted_at"] or "", e.get("at") or "") or None
+        if e.get("reason"):
+            item["reasons"].append(e["reason"])
+    return list(items.values())
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+def write_items(items: list[dict], out) -> None:
+    """JSON lines to a text stream."""
+    for item in items:
+        out.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+def read_items(path: Path) -> list[dict]:
+    """A `khabar feedback export` file; raises FeedbackError naming the line that is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise FeedbackError(f"{path} not found; write it with `khabar feedback export --since 7d --out {path}`")
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            raise FeedbackError(f"{path} line {n} is not JSON; is it a `khabar feedback export` file?") from None
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or "answer_ids" not in item:
+            raise FeedbackError(f"{path} line {n} is not a downvoted question (no question / answer_ids); "
+                                f"write the file with `khabar feedback export`")
+        items.append(item)
+    return items

@@ -8,7 +8,9 @@
 - **threads**: the threads Khabar answered in, where follow-ups need no mention.
 - **turns**: each conversation's recent turns (the engine's follow-up context).
 - **replies**: which messages Khabar posted for which question (for edits and deletes).
-- **votes**: 👍/👎, one per user and message (the last vote wins).
+- **votes**: 👍/👎, one per user and message (the last vote wins); a 👎 may carry its reason.
+- **escalations**: "Still need help?" clicks, one per user and message: who asked the desk
+  (`slack.escalate_to`) about which answer, and whether the tag reached the thread.
 - **questions**: the ledger `khabar stats` reads: each question's outcome, stage times,
   citations and delivery (retries, result). Kept `keep_questions_seconds` (90 days), longer
   than the inbox, so an editor can look back.
@@ -61,6 +63,11 @@ CREATE TABLE IF NOT EXISTS replies (
 CREATE TABLE IF NOT EXISTS votes (
     user TEXT NOT NULL, message_ts TEXT NOT NULL, vote TEXT NOT NULL, entry TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (user, message_ts)
+);
+CREATE TABLE IF NOT EXISTS escalations (
+    id TEXT PRIMARY KEY, at REAL NOT NULL, user TEXT, channel TEXT NOT NULL, thread_ts TEXT,
+    message_ts TEXT NOT NULL, desk TEXT NOT NULL, entry TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', posted_ts TEXT, error TEXT
 );
 CREATE TABLE IF NOT EXISTS questions (
     job_id       TEXT PRIMARY KEY,
@@ -269,8 +276,55 @@ class StateStore:
                   (user, message_ts, vote, json.dumps(entry, ensure_ascii=False), self.clock()))
         return not rows or rows[0][0] != vote
 
+    def vote_reason(self, user: str, message_ts: str, reason: str) -> bool:
+        """Add a 👎's "what was wrong?" to that vote. False if the user's vote there is not a 👎
+        (they changed it meanwhile, or never voted)."""
+        with self._lock:
+            if self._db is None:
+                raise StateError(f"the state file {self.path} is not open")
+            rows = self._db.execute("SELECT entry FROM votes WHERE user = ? AND message_ts = ? AND vote = 'down'",
+                                    (user, message_ts)).fetchall()
+            if not rows:
+                return False
+            entry = json.loads(rows[0][0])
+            entry["reason"] = reason
+            self._db.execute("UPDATE votes SET entry = ? WHERE user = ? AND message_ts = ?",
+                             (json.dumps(entry, ensure_ascii=False), user, message_ts))
+            return True
+
     def votes(self) -> list[dict]:
         return [json.loads(e) for (e,) in self._run("SELECT entry FROM votes ORDER BY at")]
+
+    # --- escalations ------------------------------------------------------------------------------
+    def escalate(self, escalation_id: str, *, user: str | None, channel: str, thread_ts: str | None,
+                 message_ts: str, desk: str, entry: dict) -> bool:
+        """Record a "Still need help?" click (once per id: a second click changes nothing). True if new."""
+        with self._lock:
+            if self._db is None:
+                raise StateError(f"the state file {self.path} is not open")
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO escalations(id, at, user, channel, thread_ts, message_ts, desk, entry) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (escalation_id, self.clock(), user, channel, thread_ts, message_ts, desk,
+                 json.dumps(entry, ensure_ascii=False)))
+            return cur.rowcount > 0
+
+    def escalation_done(self, escalation_id: str, status: str, posted_ts: str | None = None,
+                        error: str | None = None) -> None:
+        """How the tag in the thread ended: posted, or failed (with Slack's error)."""
+        self._run("UPDATE escalations SET status = ?, posted_ts = ?, error = ? WHERE id = ?",
+                  (status, posted_ts, error, escalation_id))
+
+    def escalations_since(self, since: float) -> list[dict]:
+        cols = ("id", "at", "user", "channel", "thread_ts", "message_ts", "desk", "entry", "status", "posted_ts",
+                "error")
+        rows = self._run(f"SELECT {', '.join(cols)} FROM escalations WHERE at >= ? ORDER BY at", (since,))
+        out = []
+        for row in rows:
+            item = dict(zip(cols, row))
+            item["entry"] = json.loads(item["entry"])
+            out.append(item)
+        return out
 
     # --- the questions ledger -----------------------------------------------------------------------
     def record_question(self, job_id: str, *, asked_at: float, kind: str, channel: str | None, user: str | None,
@@ -349,6 +403,8 @@ class StateStore:
                 "replies": db.execute("DELETE FROM replies WHERE at < ?", (now - keep_done_seconds,)).rowcount,
                 "questions": db.execute("DELETE FROM questions WHERE asked_at < ? AND delivery != 'pending'",
                                         (now - keep_questions_seconds,)).rowcount,
+                "escalations": db.execute("DELETE FROM escalations WHERE at < ?",
+                                          (now - keep_questions_seconds,)).rowcount,
             }
         return gone
 

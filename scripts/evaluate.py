@@ -22,6 +22,11 @@ absent from the archive; refused). Then a risk–coverage table of the calibrate
 
 Seeds: scripts/seeds_questions.jsonl asked through the real engine (sessions for follow-ups).
 The embedding cache lives in --work, so re-runs are fast.
+
+Feedback: `--feedback FILE` (written by `khabar feedback export --since 7d --out FILE`) asks the
+desk's downvoted questions again over `--index` (default: $KHABAR_INDEX, else the seeds) and says,
+for each, whether the downvoted sentence is still quoted first (or a refused question still
+refused), whether it is still quoted at all, and what is quoted first now.
 """
 from __future__ import annotations
 
@@ -433,6 +438,46 @@ def evaluate_seeds(settings: Settings, embedder: Embedder, index_dir: Path | Non
     return out
 
 
+def evaluate_feedback(path: Path, engine) -> dict:
+    """The desk's 👎 asked again: `same_as_downvoted` is the share still answered as it was
+    downvoted (its first quote, or its refusal), the number a fix should bring down."""
+    from bot.feedback import read_items
+    from bot.understand import QuestionError
+
+    rows = []
+    for item in read_items(path):
+        row = {"id": item.get("id"), "question": item["question"], "reasons": item.get("reasons") or [],
+               "was_first": item.get("first"), "was_abstained": bool(item.get("abstained"))}
+        try:
+            res = engine.ask(item["question"])
+        except QuestionError as exc:
+            rows.append({**row, "error": str(exc)})
+            continue
+        answered = not res.abstained and bool(res.answers)
+        ids = [f"{a.citation.doc_id}#{a.citation.sentence}" for a in res.answers] if answered else []
+        also = [f"{c.doc_id}#{c.sentence}" for a in res.answers for _, c in a.also_in] if answered else []
+        row.update(now_first=ids[0] if ids else None, now_text=res.answers[0].text if ids else None,
+                   now_abstained=not answered, tier=res.tier,
+                   still_quoted=row["was_first"] is not None and row["was_first"] in ids + also)
+        row["same_as_downvoted"] = (row["now_first"] == row["was_first"]) if row["was_first"] else not answered
+        rows.append(row)
+    scored = [r for r in rows if "error" not in r]
+    share = (lambda key: round(sum(bool(r[key]) for r in scored) / len(scored), 3) if scored else None)
+    report = {"items": len(rows), "errors": len(rows) - len(scored), "same_as_downvoted": share("same_as_downvoted"),
+              "still_quoted": share("still_quoted"), "now_abstained": share("now_abstained"), "rows": rows}
+    print(f"feedback  {len(rows)} downvoted question(s): still answered as downvoted {report['same_as_downvoted']}, "
+          f"downvoted sentence still quoted {report['still_quoted']}, refused now {report['now_abstained']}")
+    for r in rows:
+        if "error" in r:
+            print(f"  ERROR {r['question'][:80]}: {r['error']}")
+            continue
+        mark = "SAME" if r["same_as_downvoted"] else "NEW "
+        now = "refused" if r["now_abstained"] else f"{r['now_first']} \u201c{(r['now_text'] or '')[:90]}\u201d"
+        why = f" (desk: {'; '.join(r['reasons'])[:80]})" if r["reasons"] else ""
+        print(f"  {mark} {r['question'][:80]}{why}\n       was {r['was_first'] or 'refused'}; now {now}")
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--xquad", type=Path, help="folder with xquad.en.json and xquad.hi.json")
@@ -451,9 +496,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="share of answerable questions the answer tier may refuse (out of fold)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="keep the prepared questions in this pickle (made if absent; later runs skip preparing)")
+    ap.add_argument("--feedback", type=Path, default=None,
+                    help="score the desk's downvoted questions (`khabar feedback export --out FILE`)")
+    ap.add_argument("--index", type=Path, default=None,
+                    help="the archive --feedback questions are asked of (default: $KHABAR_INDEX, else the seeds)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     settings = load_settings()
+    if args.feedback:  # a wrong file is said before the model loads
+        from bot.feedback import FeedbackError, read_items
+
+        try:
+            read_items(args.feedback)
+        except FeedbackError as exc:
+            raise SystemExit(f"evaluate: {exc}") from None
     started = time.perf_counter()
     embedder = Embedder(settings.index)
     report: dict = {}
@@ -461,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
         report["xquad"] = evaluate_xquad(args.xquad, args.work, settings, embedder, args.folds, args.limit,
                                          args.save_weights, args.reader_folds, args.save_decision, args.max_refused,
                                          args.cache)
+    if args.feedback:
+        from bot.engine import Engine, ensure_seed_index
+
+        index_dir = args.index or settings.index_dir or ensure_seed_index(settings, embedder)
+        report["feedback"] = evaluate_feedback(args.feedback, Engine(settings, index_dir, embedder=embedder))
     if not args.no_seeds:
         report["seeds"] = evaluate_seeds(settings, embedder, args.seeds_index)
     report["seconds"] = round(time.perf_counter() - started, 1)

@@ -4,7 +4,8 @@ This is the approach of slack-bolt's own test suite (its `mock_web_api_server`):
 `slack_sdk.WebClient` talks real HTTP to 127.0.0.1, so retries, 429 handling, JSON/form
 encoding and the bot's threading are exercised as in production. The server answers
 `auth.test`, `chat.postMessage`, `chat.postEphemeral`, `chat.update`, `chat.delete`,
-`conversations.replies`, `conversations.history`, `reactions.add`, `apps.connections.open`
+`conversations.replies`, `conversations.history`, `reactions.add` / `reactions.remove` (kept per
+message: `already_reacted`, `no_reaction`), `views.open` (a modal, kept in `views`), `apps.connections.open`
 (token check only) and `response_url` posts (`/response/<name>`); checks the token and Block
 Kit's limits the way Slack does (`invalid_auth`, `invalid_blocks`); keeps what was posted
 (message metadata included); records every request; and can be told to fail, rate-limit or
@@ -177,6 +178,8 @@ class SlackAPIServer:
         self._random: dict | None = None
         self._rng = random.Random(0)
         self._messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message
+        self.reactions: set[tuple[str, str, str]] = set()  # (channel, ts, name) on messages now
+        self.views: list[dict] = []  # modals opened by views.open
         self._stopping = threading.Event()
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -436,10 +439,32 @@ class SlackAPIServer:
             return self._replies(body)
         if method == "conversations.history":
             return self._history(body)
-        if method == "reactions.add":
+        if method in ("reactions.add", "reactions.remove"):
             if not (body.get("channel") and body.get("timestamp") and body.get("name")):
                 return 200, {"ok": False, "error": "invalid_arguments"}
+            key = (body["channel"], body["timestamp"], body["name"])
+            with self._cond:
+                if method == "reactions.add":
+                    if key in self.reactions:
+                        return 200, {"ok": False, "error": "already_reacted"}
+                    self.reactions.add(key)
+                elif key not in self.reactions:
+                    return 200, {"ok": False, "error": "no_reaction"}
+                else:
+                    self.reactions.discard(key)
             return 200, {"ok": True}
+        if method == "views.open":
+            view = body.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not body.get("trigger_id"):
+                return 200, {"ok": False, "error": "invalid_trigger_id"}
+            if not isinstance(view, dict) or view.get("type") != "modal" or \
+                    len((view.get("title") or {}).get("text", "")) > 24 or len(view.get("blocks") or []) > 100:
+                return 200, {"ok": False, "error": "invalid_arguments"}
+            with self._cond:
+                view = {**view, "id": f"V{next(_id_counter):08d}"}
+                self.views.append(view)
+            return 200, {"ok": True, "view": view}
         return 404, {"ok": False, "error": "unknown_method"}
 
     def _post(self, method: str, call: Call, body: dict) -> tuple[int, dict]:

@@ -6,7 +6,8 @@
     bot.close(); runtime.close()
 
 Triggers: an @mention, a DM, a question in a thread Khabar answered (no re-mention needed),
-`/khabar` (ephemeral, with a Share button), edits and deletions of answered questions.
+`/khabar` (ephemeral, with a Share button), edits and deletions of answered questions, and the
+buttons under an answer (👍/👎 with an optional "what was wrong?" modal, Still need help?).
 Requests are acknowledged once their job is in the state file (process_before_response);
 the inbox answers them in per-conversation order and delivers through `delivery`.
 """
@@ -18,9 +19,10 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.cache import LRU
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.feedback import FeedbackLog
 from bot.slack import listeners
+from bot.slack.actions import desk_mentions
 from bot.slack.delivery import Delivery, make_client
 from bot.slack.filters import Policy
 from bot.slack.format import help_text, notice_message
@@ -56,6 +58,10 @@ class KhabarBot:
         self.help_text = help_text(sorted(self.policy.allowed_channels), sorted(self.policy.allowed_users))
         self.help = notice_message(self.help_text, mrkdwn=True).kwargs()
         self.feedback = FeedbackLog(settings.feedback_log(), store=self.store)
+        try:  # "Still need help?" tags these in the thread ('' when slack.escalate_to is empty: no button)
+            self.desk = desk_mentions(s.escalate_to)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         self.metrics = runtime.metrics
         self.delivery = Delivery(self.client, s)
         self.jobs = Jobs(settings, runtime.engine, self.store, self.delivery, self.metrics)

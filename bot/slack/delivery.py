@@ -141,6 +141,11 @@ class Delivery:
             return Outcome("ok", data={})  # already gone
         return outcome
 
+    def react(self, channel: str, ts: str, name: str, add: bool = True) -> Outcome:
+        """Add (or remove) reaction `name` on a message: one try, never retried (it is only a sign)."""
+        method = self.client.reactions_add if add else self.client.reactions_remove
+        return call(method, channel=channel, timestamp=ts, name=name)
+
     def ephemeral(self, channel: str, user: str, message: dict) -> Outcome:
         return call(self.client.chat_postEphemeral, channel=channel, user=user, **message)
 

@@ -8,6 +8,13 @@ Kinds and their payloads:
 - share {channel, user, question, response_url}: post a /khabar answer in the channel.
 - edit {channel, question_ts, text}: re-answer an edited question and update Khabar's reply.
 - delete {channel, question_ts}: delete Khabar's reply to a deleted question.
+- escalate {channel, thread_ts, user, escalation, message}: "Still need help?": tag the desk in
+  the thread; how it ended is written to the state store's escalations.
+
+While a question is answered, its message carries `slack.working_reaction` (👀), removed once
+the reply is delivered (or given up). A reaction Slack refuses (no reactions:write scope,
+no_permission, already_reacted, an outage) is a log line: the answer goes out as usual.
+In a channel, an answer's 👍/👎 get a "Still need help?" beside them when `slack.escalate_to` is set.
 
 `run(job)` returns None when the job is finished, or seconds until it should run again.
 An apology is posted only when answering raised; a ready answer is never replaced by one.
@@ -24,15 +31,20 @@ from bot.config import Settings
 from bot.format import NOT_A_QUESTION_TEXT
 from bot.metrics import Metrics
 from bot.slack.delivery import Delivery, Outcome, backoff
+from bot.slack.actions import with_escalation
 from bot.slack.format import answer_messages, apology_message, notice_message
 from bot.state import Job, StateStore
-from bot.understand import QuestionError
+from bot.understand import QuestionError, is_question
 
 log = logging.getLogger(__name__)
 
 
 #: The kinds that ask the engine something (their outcomes are counted).
 ASKING = ("question", "slash", "share", "edit")
+#: The kinds whose answer gets "Still need help?" in a channel.
+ESCALATABLE = ("question", "edit", "share")
+#: Reaction errors that are only a sign of a setup to fix (logged once at WARNING with what to do).
+_REACTION_SETUP = {"missing_scope", "no_permission", "not_allowed_token_type", "invalid_name", "restricted_action"}
 #: How a finished job's delivery reads in the ledger.
 _DELIVERY_OF_STATUS = {"done": "posted", "failed": "failed", "cancelled": "cancelled"}
 
@@ -50,6 +62,7 @@ class Jobs:
         self.store = store
         self.delivery = delivery
         self.metrics = metrics
+        self._reaction_warned: set[str] = set()
 
     def run(self, job: Job) -> float | None:
         p = job.payload
@@ -58,7 +71,10 @@ class Jobs:
         if job.messages is None:
             if job.kind == "edit" and self.store.reply_to(p["channel"], p["question_ts"]) is None:
                 return self._finish(job, "done")  # nothing of ours to update
+            self._working(job, True)
             job.messages = self._compose(job)
+            if self.settings.slack.escalate_to and job.kind in ESCALATABLE and not str(p.get("channel")).startswith("D"):
+                job.messages = with_escalation(job.messages)
             job.status = "answered"
             self.store.save_progress(job)
             if job.kind == "question" and job.messages and p.get("thread_ts"):
@@ -106,6 +122,8 @@ class Jobs:
             return p["messages"]
         if job.kind == "respond":
             return [p["body"]]
+        if job.kind == "escalate":
+            return [p["message"]]
         if job.kind == "share":
             result, refusal = self._ask(job, p["question"], f"slack:{p['channel']}:share:{job.id}")
             if refusal:
@@ -268,8 +286,38 @@ class Jobs:
         self.store.save_progress(job)
         return delay
 
+    def _working(self, job: Job, add: bool) -> None:
+        """👀 on a question being answered (add), taken off when it is answered; never raises."""
+        p, name = job.payload, self.settings.slack.working_reaction
+        if not name or job.kind != "question" or not p.get("question_ts") or not is_question(p.get("text") or ""):
+            return  # chat gets no reply, so no sign of work either
+        try:
+            outcome = self.delivery.react(p["channel"], p["question_ts"], name, add=add)
+        except Exception as exc:  # noqa: BLE001 - a reaction must never cost an answer
+            outcome = Outcome("fail", error=f"{type(exc).__name__}: {exc}")
+        if outcome.ok:
+            return
+        verb = "reactions.add" if add else "reactions.remove"
+        if outcome.error in ("already_reacted", "no_reaction"):  # a retried job, or someone took it off
+            log.debug("%s :%s: on %s %s: %s", verb, name, p["channel"], p["question_ts"], outcome.error)
+        elif outcome.error in _REACTION_SETUP and outcome.error not in self._reaction_warned:
+            self._reaction_warned.add(outcome.error)
+            log.warning("%s :%s: refused (%s): give the Slack app the reactions:write bot scope and reinstall it, "
+                        "or set KHABAR_SLACK_WORKING_REACTION= to stop trying; answers are not affected",
+                        verb, name, outcome.error)
+        else:
+            log.info("%s :%s: on %s %s failed (%s); answers are not affected", verb, name, p["channel"],
+                     p["question_ts"], outcome.error)
+
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
         self.store.finish(job, status, error)
+        self._working(job, False)
+        if job.kind == "escalate":
+            self.store.escalation_done(job.payload["escalation"], "posted" if status == "done" else status,
+                                       job.posted[0] if job.posted else None, error)
+            if status != "done":
+                log.error("could not tag the desk in %s (thread %s) for %s: %s", job.payload.get("channel"),
+                          job.payload.get("thread_ts"), job.payload.get("user"), error)
         if status == "failed":
             self.metrics.delivery("failed")
         if job.kind in ASKING:

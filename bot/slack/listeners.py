@@ -2,7 +2,8 @@
 
 The App runs with process_before_response, so a listener finishes (the job is in SQLite)
 before bolt acknowledges the request: an acked question is never only in memory. Nothing here
-calls Slack; every reply is a job the inbox delivers. The bot (`KhabarBot`) reaches the
+calls Slack but `views.open` (a 👎's "what was wrong?" modal, which must open within the click's
+3 s trigger, through the injected `client`); every reply is a job the inbox delivers. The bot (`KhabarBot`) reaches the
 listeners through the context, set by the `inject` middleware.
 """
 from __future__ import annotations
@@ -15,10 +16,12 @@ import time
 from slack_bolt import App
 from slack_bolt.response import BoltResponse
 
-from bot.feedback import FeedbackError
+from bot.feedback import FeedbackError, parse_value
 from bot.slack import filters
-from bot.slack.actions import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE
-from bot.slack.mrkdwn import slack_to_plain
+from bot.slack.actions import (ACTION_ESCALATE, ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_SHARE,
+                               MAX_REASON_CHARS, REASON_BLOCK, REASON_INPUT, VIEW_REASON, reason_view)
+from bot.slack.delivery import call
+from bot.slack.mrkdwn import clip, escape, slack_to_plain
 from bot.state import OPEN_STATUSES, Job
 from bot.understand import is_greeting, is_help_request
 
@@ -188,14 +191,17 @@ def on_share(ack, body, action, context):
     ack()
 
 
-def on_feedback(ack, body, action, context):
+def on_feedback(ack, body, action, context, client):
     khabar = context["khabar"]
     vote = "up" if action.get("action_id") == ACTION_FEEDBACK_UP else "down"
     user, channel = (body.get("user") or {}).get("id"), _channel_of(body)
+    message_ts = (body.get("container") or {}).get("message_ts")
     try:
         khabar.feedback.record_button(vote=vote, value=action.get("value") or "", user=user, channel=channel,
-                                      message_ts=(body.get("container") or {}).get("message_ts"))
+                                      message_ts=message_ts)
         khabar.metrics.vote(vote)
+        if vote == "down" and body.get("trigger_id"):
+            _ask_reason(client, body["trigger_id"], channel, message_ts)
         thanks = "Thanks, noted \U0001F44D" if vote == "up" else \
             "Thanks, noted \U0001F44E. The desk reviews these to improve the answers."
     except FeedbackError as exc:
@@ -209,6 +215,81 @@ def on_feedback(ack, body, action, context):
                                                         "text": thanks}})
         khabar.inbox.accept(job, [])
     ack()
+
+
+def _ask_reason(client, trigger_id: str, channel: str | None, message_ts: str | None) -> None:
+    """The optional "what was wrong?" modal; if Slack will not open it, a log line (the vote is kept)."""
+    try:
+        outcome = call(client.views_open, trigger_id=trigger_id, view=reason_view(channel, message_ts))
+    except Exception as exc:  # noqa: BLE001 - the modal is optional, the vote is already recorded
+        log.warning("could not open the \"what was wrong?\" modal: %s: %s", type(exc).__name__, exc)
+        return
+    if not outcome.ok:
+        log.warning("could not open the \"what was wrong?\" modal (views.open: %s); the vote is recorded "
+                    "without a reason", outcome.error)
+
+
+def on_feedback_reason(ack, body, view, context):
+    """The modal's Send: the reason joins the 👎 it was asked for (an empty one changes nothing)."""
+    ack()
+    khabar, user = context["khabar"], (body.get("user") or {}).get("id")
+    try:
+        where = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        where = {}
+    value = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}
+    reason = " ".join(str(value.get("value") or "").split())[:MAX_REASON_CHARS]
+    if not reason:
+        return
+    if khabar.feedback.record_reason(user=user, message_ts=where.get("m"), reason=reason):
+        log.info("reason for a 👎 from %s on %s: %r", user, where.get("m"), reason[:80])
+    else:
+        log.info("a reason from %s for %s, where their vote is no longer 👎; not recorded", user, where.get("m"))
+
+
+def on_escalate(ack, body, action, context):
+    """Still need help?: record it (once per person and answer), then tag the desk in the thread."""
+    khabar = context["khabar"]
+    user, channel = (body.get("user") or {}).get("id"), _channel_of(body)
+    container, message = body.get("container") or {}, body.get("message") or {}
+    message_ts = container.get("message_ts") or message.get("ts")
+    thread_ts = container.get("thread_ts") or message.get("thread_ts") or message_ts
+    try:
+        entry = parse_value(action.get("value") or "")
+    except FeedbackError as exc:
+        log.warning("refused an escalation from %s: %s", user, exc)
+        entry = None
+    if not khabar.desk or entry is None or not channel or not message_ts:
+        why = ("no desk is set up for this (an admin sets slack.escalate_to)" if not khabar.desk else
+               "the button was not one of Khabar's answers")
+        _tell(khabar, body, action, user, channel, f"Sorry, I could not pass this to the desk: {why}. "
+                                                   "Please ask a colleague in the channel.")
+        ack()
+        return
+    eid = f"escalate:{channel}:{message_ts}:{user}"
+    if khabar.store.escalate(eid, user=user, channel=channel, thread_ts=thread_ts, message_ts=message_ts,
+                             desk=khabar.desk, entry=entry):
+        who = f"<@{user}>" if user and re.fullmatch(r"[UW][A-Z0-9]{2,20}", user) else "A reporter"
+        text = (f"{khabar.desk} {who} still needs help with this answer to "
+                f"\u201c{clip(escape(str(entry.get('question') or '')), 300)}\u201d. Could someone from the desk look?")
+        job = Job(id=eid, kind="escalate", cid=f"slack:{channel}:{thread_ts}",
+                  payload={"channel": channel, "thread_ts": thread_ts, "user": user, "escalation": eid,
+                           "message": {"text": text}})
+        khabar.inbox.accept(job, [])
+    else:
+        log.info("%s asked the desk about %s:%s again; tagged once", user, channel, message_ts)
+    ack()
+
+
+def _tell(khabar, body: dict, action: dict, user: str | None, channel: str | None, text: str) -> None:
+    """An ephemeral note to whoever clicked, through the click's response_url."""
+    if body.get("response_url"):
+        job = Job(id=f"tell:{body.get('trigger_id') or action.get('action_ts')}", kind="respond",
+                  cid=f"tell:{user}", payload={"channel": channel, "user": user,
+                                               "response_url": body.get("response_url"),
+                                               "body": {"response_type": "ephemeral", "replace_original": False,
+                                                        "text": text}})
+        khabar.inbox.accept(job, [])
 
 
 def _channel_of(body: dict) -> str | None:
@@ -252,6 +333,8 @@ def register(app: App, khabar) -> None:
     app.command("/khabar")(on_command)
     app.action(ACTION_SHARE)(on_share)
     app.action(re.compile(f"^({ACTION_FEEDBACK_UP}|{ACTION_FEEDBACK_DOWN})$"))(on_feedback)
+    app.action(ACTION_ESCALATE)(on_escalate)
+    app.view(VIEW_REASON)(on_feedback_reason)
     app.event(re.compile(".*"))(on_other_event)
     app.action(re.compile(".*"))(on_other_action)
     app.command(re.compile(".*"))(on_other_command)
