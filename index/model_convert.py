@@ -629,7 +629,7 @@ def _warm_model_id(target_dir: Path) -> None:
     """Hash the new files now (a fraction of the conversion), so the model id the first start
     computes costs only a few stat calls. The id itself ignores khabar_model.json and its
     timestamp: converting the same bin anywhere gives the same files, hence the same id."""
-    from index.embed import warm_digest_cache
+    from index.model_id import warm_digest_cache
 
     try:
         warm_digest_cache(target_dir)

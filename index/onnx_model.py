@@ -52,7 +52,7 @@ def onnx_path(model_dir: Path, precision: str) -> Path:
 
 
 def _fingerprint(model_dir: Path) -> str:
-    from index.embed import model_fingerprint
+    from index.model_id import model_fingerprint
 
     return model_fingerprint(Path(model_dir), dtype="float32")
 

@@ -47,7 +47,7 @@ import numpy as np
 from index import dense
 from index.bm25 import BM25
 from index.corpus import Document
-from index.embed import MODEL_ID_SCHEME
+from index.model_id import MODEL_ID_SCHEME
 from index.passages import Passage, Sentence
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ import pytest
 from index import model_convert as mc
 from index.build import build_index
 from index.config import DEFAULT_MODEL, IndexSettings
-from index.embed import DIGEST_CACHE, MODEL_ID_SCHEME, Embedder, model_files, model_id
+from index.embed import Embedder
+from index.model_id import DIGEST_CACHE, MODEL_ID_SCHEME, model_files, model_id
 from index.retrieve import Retriever
 from index.store import IndexLoadError, cached_vectors, load_index, read_manifest
 

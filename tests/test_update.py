@@ -16,7 +16,7 @@ import pytest
 
 from bot.engine import Engine
 from index.build import build_index
-from index.store import IndexLoadError, load_index
+from index.store import FILES, IndexLoadError, load_index
 from index.update import IndexUpdateError, update_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def test_a_failed_update_leaves_the_old_generation(served, today, settings, embe
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("index.update.BM25.build", disk_full)
+    monkeypatch.setattr("index.update.BM25.save", disk_full)  # the BM25 files are written mid-update
     with pytest.raises(OSError, match="No space left"):
         update_index(served, settings.index, embedder, add=[today], progress=False)
     assert load_index(served).build_id == build_id
@@ -205,7 +205,7 @@ def test_after_a_delete_bm25_and_answers_equal_a_full_build(served, today, tmp_p
     for q in ("How many accounts did the government order Twitter to block?", "कू ऐप", QUESTION):
         sa, sb = a.bm25.scores(q), b.bm25.scores(q)
         assert not sa[~a.passages.live].any()
-        assert sorted(round(float(sa[p]), 4) for p in live) == sorted(round(float(x), 4) for x in sb)
+        np.testing.assert_allclose(sa[live], sb, atol=1e-6)  # an update scores as a full build
     ea, eb = Engine(settings, served, embedder=embedder), Engine(settings, full, embedder=embedder)
     for q in ("How many accounts did the government order Twitter to block?", QUESTION):
         assert answer_texts(ea.ask(q)) == answer_texts(eb.ask(q)), q
@@ -243,3 +243,17 @@ def test_a_re_exported_feed_item_is_a_correction_or_a_no_op(tmp_path, settings, 
     assert corrected.replaced == ["city-1001"] and corrected.unchanged == ["city-1002"]
     index = load_index(out)
     assert "55,000 trees" in index.documents["city-1001"].text and len(index.documents) == 2
+
+
+def test_an_index_without_term_counts_is_rebuilt_once_then_updated_in_place(served, today, settings, embedder):
+    """An index written before BM25 kept its term counts: the first update rebuilds BM25 from the
+    stored texts (and keeps the counts), so the next one is in place."""
+    from index.bm25 import LENGTHS_FILE, TF_FILE
+
+    bm25_dir = served / FILES["bm25"]
+    (bm25_dir / TF_FILE).unlink()
+    (bm25_dir / LENGTHS_FILE).unlink()
+    assert load_index(served).bm25.counts is None
+    update_index(served, settings.index, embedder, add=[today], progress=False)
+    after = load_index(served)
+    assert after.bm25.counts is not None and after.bm25.counts.n_docs == int(after.passages.live.sum())
