@@ -37,6 +37,9 @@ class Answer:
     text: str
     citation: Citation
     also_in: list[tuple[str, Citation]] = field(default_factory=list)  # (sentence text, citation)
+    #: An earlier report of the same story that gave a different figure (bot/timeline.py), shown as
+    #: one line "earlier: … (date)" so the reporter sees the story move; None: none.
+    earlier: tuple[str, Citation] | None = None
     #: The sentence's embedding (groups reports of one fact; not part of the JSON).
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -49,7 +52,9 @@ class Answer:
         return {"text": self.text, "doc_id": c.doc_id, "title": c.title, "date": c.date, "lang": c.lang,
                 "sentence": c.sentence, "score": round(c.score, 4), "url": c.url,
                 "also_in": [{"text": t, **{k: v for k, v in a.to_json().items() if k != "score"},
-                             "score": round(a.score, 4)} for t, a in self.also_in]}
+                             "score": round(a.score, 4)} for t, a in self.also_in],
+                "earlier": None if self.earlier is None else
+                {"text": self.earlier[0], **{k: v for k, v in self.earlier[1].to_json().items() if k != "score"}}}
 
 
 @dataclass

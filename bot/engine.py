@@ -69,8 +69,9 @@ class Engine:
     never loads a model or builds an index itself); `conversations` may be a durable one.
     """
 
-    #: The moment embargoes are checked against (a zone-aware datetime; `khabar ask --as-of`);
-    #: None: the clock. Read at every search, so setting it needs no reload.
+    #: The moment embargoes are checked against and relative dates of questions ("last week") are
+    #: read from (a zone-aware datetime; `khabar ask/repl --as-of`); None: the clock. Read at every
+    #: question, so setting it needs no reload.
     as_of = None
 
     def __init__(self, settings: Settings, index_dir: Path, embedder: Embedder,
@@ -123,7 +124,8 @@ class Engine:
         retriever = Retriever(index, self.embedder, self.settings.index, clock=lambda: self.as_of)
         served = _Served(index, Pipeline(index, self.embedder, retriever, self.settings.answer,
                                          self.settings.conversation, self.scorer, self.projection,
-                                         self.transliterator, self.reader, self.decision))
+                                         self.transliterator, self.reader, self.decision,
+                                         clock=lambda: self.as_of))
         if self._prewarm:
             # Daemon so a stuck model never blocks exit; close() stops and joins it, because a
             # thread still inside torch when the interpreter exits aborts the process.

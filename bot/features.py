@@ -308,9 +308,19 @@ def sentence_features(u: Understood, index: Index, hits: list[Hit], pool_hits: l
     # A name can only be missed where text of its script was searched: a Hindi-only archive may
     # translate "French" or spell "Bowl" as बाउल. Numbers are script-free (digits are normalised),
     # so a number is missed wherever it is not printed.
-    names = [w for w in u.salient if not w.isdigit()] if "en" in langs_seen else []
+    # A month or weekday of the question's date ("on March 5") is the time stage's, not a name.
+    said = set(" ".join(u.when.said).lower().split())
+    names = [w for w in u.salient if not w.isdigit() and w.lower() not in said] if "en" in langs_seen else []
     missing = sum(not _present(w, pool) for w in names)
-    numbers_missing = sum(not _present(w, pool) for w in u.salient if w.isdigit())
+    # The numbers of the question's date ("on March 4, 2024": 4, 2024) need not be printed where a
+    # candidate article is dated in the years asked about: its date answers for them (the time stage
+    # prefers the reports of those days). "In 2019" over an archive with nothing of 2019 still refuses.
+    dated = u.when.date_numbers
+    if dated:
+        years = {str(index.documents[index.passages[h.pid].doc_id].date or "")[:4] for h in hits}
+        if not any(str(y) in years for y in range(u.when.start.year, u.when.end.year + 1)):
+            dated = frozenset()
+    numbers_missing = sum(not _present(w, pool) for w in u.salient if w.isdigit() and w not in dated)
     # Words of the question that the whole archive never printed, in any script (counted where text
     # of the word's script was searched): a signal for the calibration, not a rule, since a question
     # may paraphrase where the article did not ("surrender" for "gave up").

@@ -21,6 +21,11 @@ def cite_line(c: Citation) -> str:
     return f"{c.title} ({', '.join(parts)})" + (f" {c.url}" if c.url else "")
 
 
+def earlier_line(text: str, c: Citation) -> str:
+    """An earlier report of the story with a different figure: `earlier: “…” (date, title)`."""
+    return f"earlier: \u201c{text}\u201d ({c.date or 'undated'}, {c.title or c.doc_id})"
+
+
 def render(result: AnswerResult, show_scores: bool = False) -> str:
     if result.not_question:
         return NOT_A_QUESTION_TEXT
@@ -38,6 +43,8 @@ def render(result: AnswerResult, show_scores: bool = False) -> str:
         for text, c in a.also_in:
             lines.append(f"    also in: {cite_line(c)}")
             lines.append(f"      \u201c{text}\u201d")
+        if a.earlier is not None:
+            lines.append(f"    {earlier_line(*a.earlier)}")
     return "\n".join(lines)
 
 

@@ -1,9 +1,10 @@
 """The one answering pipeline: understand → retrieve → choose sentences → cite. (The engine remembers.)
 
-    question ─▶ understand ─▶ retrieve ─▶ features ─▶ score & decide ─▶ cite & group
-                (clean, is it a question?, language, follow-up → retrieval query)
+    question ─▶ understand ─▶ retrieve ─▶ features ─▶ score & decide ─▶ time ─▶ cite & group
+                (clean, is it a question?, language, follow-up → retrieval query, its time)
                               (the best passages overall and of each language)
                                           (learned scorer, calibrated confidence, answer or abstain)
+                                                             (dated / latest / first: bot/timeline.py)
 
 Every stage takes the previous stage's output and nothing else reaches back: serving
 (`Engine.ask`), `scripts/evaluate.py`, `scripts/train_scorer.py` and `scripts/bench.py` all
@@ -26,6 +27,8 @@ from bot.features import (SENTENCE_FEATURES, Candidates, TokenAligner, question_
 from bot.projection import TokenProjection
 from bot.reader import Candidate, Reader
 from bot.scorer import Scorer
+from bot import timeline
+from bot.when import parse as parse_time
 from bot.transliterate import Transliterator
 from bot.understand import Understood, is_question, is_romanised_marker, understand
 from index.embed import Embedder
@@ -73,8 +76,11 @@ class Pipeline:
     def __init__(self, index: Index, embedder: Embedder, retriever: Retriever, answer: AnswerSettings,
                  conversation: ConversationSettings, scorer: Scorer | None, projection: TokenProjection,
                  transliterator: Transliterator | None = None, reader: Reader | None = None,
-                 decision: Decision | None = None):
+                 decision: Decision | None = None, clock=None):
+        """`clock`: returns the reference time relative dates are read against ("last week"; a
+        zone-aware datetime, `--as-of`), or None for the real time."""
         self.index = index
+        self.clock = clock
         self.embedder = embedder
         self.retriever = retriever
         self.settings = answer
@@ -96,6 +102,8 @@ class Pipeline:
             return understand(question, question, question, False)
         query, anchor, followup = contextualize(question, history, self.conversation)
         u = understand(question, query, anchor, followup)
+        if self.settings.time_aware:
+            u.when = parse_time(question, self.clock() if self.clock else None)
         if u.romanised and self.transliterator is not None:
             u.devanagari = self.transliterator.render(u.query, keep=self._english_word)
         return u
@@ -192,8 +200,9 @@ class Pipeline:
         else:  # no reader: the scorer's confidence and threshold decide, in two tiers
             result.confidence = scorer_confidence
             tier = "answer" if scorer_confidence >= scorer.threshold else "none"  # a NaN never passes
+        scored, logits = logits, self.in_time(u, c, logits)
         result.top_sid = int(c.sids[int(np.argmax(logits))])
-        refused = refusals(u, c, logits, self.settings)
+        refused = refusals(u, c, scored, self.settings)  # the rules judge the candidates, not their order in time
         result.refused_by = list(refused)
         if refused:
             result.reason = next(iter(refused.values()))
@@ -209,6 +218,7 @@ class Pipeline:
         result.answers = self.choose(c, logits, result.confidence, k)
         other_reports(self.index, result.answers, [c.vectors[i] for i in self._chosen_rows(c, result.answers)],
                       self._report_pool(c), prepared.qvecs, self.settings.same_fact_similarity)
+        self.story_so_far(u, c, scored, result.answers)
         result.abstained = not result.answers
         if result.abstained:
             result.tier = "none"
@@ -233,6 +243,46 @@ class Pipeline:
                            c.numbers_missing > 0, c.unmatched_idf)
         confidence = decision.probability(row)
         return final, confidence, decision.tier(confidence)
+
+    # --- time ----------------------------------------------------------------------------------
+    def _rivals(self, u: Understood, c: Candidates, logits: np.ndarray) -> tuple[list[int], list, list[str]]:
+        """The rival reports of the answer (bot/timeline.py), and every row's date and text where known."""
+        s = self.settings
+        near = np.flatnonzero(logits >= float(logits.max()) - s.time_window)
+        sents = {int(i): self.index.sentences[int(c.sids[i])] for i in near}
+        docs = [sents[i].doc_id if i in sents else "" for i in range(len(c))]
+        eligible = np.array([c.has_number(i) for i in range(len(c))]) if "number" in u.answer_types else None
+        rows = timeline.rivals(logits, docs, c.vectors, s.time_window, s.story_similarity, eligible)
+        dates: dict[str, object] = {}
+        for i in rows:
+            if docs[i] not in dates:
+                dates[docs[i]] = timeline.day_of(self.index.documents[docs[i]].date)
+        days = [dates.get(docs[i]) if i in rows else None for i in range(len(c))]
+        texts = [sents[i].text if i in sents else "" for i in range(len(c))]
+        return rows, days, texts
+
+    def in_time(self, u: Understood, c: Candidates, logits: np.ndarray) -> np.ndarray:
+        """The time stage: among the rival reports of the answer, a dated question's days first, or
+        the latest / the first report (bot/timeline.py). A question with no time and no changing
+        state gets `logits` back untouched."""
+        if not u.when.active:
+            return logits
+        rows, days, texts = self._rivals(u, c, logits)
+        return timeline.order(u.when, logits, rows, days, texts, self.settings.time_weight)
+
+    def story_so_far(self, u: Understood, c: Candidates, logits: np.ndarray, answers: list[Answer]) -> None:
+        """For a question about time (`logits`: before the time stage): the other reports a chosen
+        fact cites must give its figures (an older count is not the same fact), and the latest
+        earlier rival report with a different figure is shown as "earlier: … (date)"."""
+        if not u.when.active or not answers:
+            return
+        for a in answers:
+            a.also_in = [(t, cit) for t, cit in a.also_in if not timeline.differs(a.text, t)]
+        rows, days, texts = self._rivals(u, c, logits)
+        for a in answers:
+            row = timeline.earlier(timeline.day_of(a.citation.date), a.text, rows, days, texts)
+            if row is not None:
+                a.earlier = (texts[row], citation(self.index, int(c.sids[row]), float(np.exp(logits[row] - logits.max()))))
 
     def candidate(self, sid: int) -> Candidate:
         """What the reader sees of a sentence: it, its headline and the sentence before it."""

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from bot.when import NOTHING, When
 from index.text import STOPWORDS_HI, STOPWORDS_ROMAN, detect_lang, normalize_digits, tokenize
 
 
@@ -189,6 +190,8 @@ class Understood:
     salient: list[str] = field(default_factory=list)
     #: A romanised question's query read in Devanagari (bot/transliterate.py), searched beside it.
     devanagari: str | None = None
+    #: What the question says about time (bot/when.py), read against the pipeline's reference time.
+    when: When = NOTHING
 
     @property
     def search_text(self) -> str:

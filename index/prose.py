@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from index.config import IndexSettings
+from index.dates import is_date_line
 
 #: Letters of any script, Devanagari vowel signs and viramas included (they are not `\w`).
 _LETTER = re.compile(r"[^\W\d_]|[\u0300-\u036F\u0900-\u0963\u0970-\u097F\uA8E0-\uA8FF]")
@@ -125,8 +126,8 @@ def line_kind(line: str, settings: IndexSettings) -> str | None:
     tokens = s.count(" ") + 1
     if tokens >= HEX_DUMP_TOKENS and len(_HEX_TOKEN.findall(s)) >= HEX_DUMP_SHARE * tokens and re.search(r"\d", s):
         return "hex dump"
-    if n >= SHORT_LINE and _LETTER.subn("", s)[1] < settings.min_letter_share * n:
-        return "table dump"
+    if n >= SHORT_LINE and _LETTER.subn("", s)[1] < settings.min_letter_share * n and not is_date_line(s):
+        return "table dump"  # a dateline (RFC 2822, ISO 8601 with a zone) is mostly digits, not junk
     return None
 
 
