@@ -11,6 +11,12 @@ Kit's limits the way Slack does (`invalid_auth`, `invalid_blocks`); keeps what w
 (message metadata included); records every request; and can be told to fail, rate-limit or
 hang a method (see `SlackAPIServer`).
 
+`SocketModeServer` is Slack's Socket Mode end: a real WebSocket server on 127.0.0.1 (the
+`websockets` library) that greets each connection with `hello`, sends envelopes (events_api,
+slash_commands, interactive) and records the acks; handed to `SlackAPIServer(socket_mode=...)`,
+`apps.connections.open` answers with its ws:// URL, so the real `khabar slack` (slack_sdk's own
+Socket Mode client) connects to it, and reconnects to it when it drops the socket.
+
 The helpers at the bottom build Events API / slash command / block_actions payloads and sign
 them with Slack's v0 scheme (HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret).
 """
@@ -165,9 +171,10 @@ class SlackAPIServer:
     """
 
     def __init__(self, token: str = BOT_TOKEN, app_token: str = APP_TOKEN, bot_user_id: str = BOT_USER_ID, bot_id: str = BOT_ID,
-                 team_id: str = TEAM_ID):
+                 team_id: str = TEAM_ID, socket_mode: "SocketModeServer | None" = None):
         self.token = token
         self.app_token = app_token
+        self.socket_mode = socket_mode  # where apps.connections.open sends the client
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
@@ -419,7 +426,9 @@ class SlackAPIServer:
             auth = headers.get("authorization", "")
             if auth != f"Bearer {self.app_token}":
                 return 200, {"ok": False, "error": "invalid_auth"}
-            # No WebSocket here: the Socket Mode tests feed envelopes to the client directly.
+            if self.socket_mode is not None:
+                return 200, {"ok": True, "url": self.socket_mode.issue_url()}
+            # No WebSocket here: the caller only checks the app token.
             return 200, {"ok": True, "url": "wss://127.0.0.1:9/link/?ticket=test"}
         err = self._authed(headers, body)
         if err:
@@ -539,6 +548,152 @@ class SlackAPIServer:
                      and m["thread_ts"] in (None, m["ts"]) and oldest <= _ts_value(m["ts"]) <= latest]
             found.sort(key=lambda m: _ts_value(m["ts"]), reverse=True)
             return 200, {"ok": True, "messages": [self._public(m, meta) for m in found], "has_more": False}
+
+
+# --- Socket Mode: Slack's WebSocket end ---------------------------------------------------------------
+
+@dataclass
+class Ack:
+    envelope_id: str
+    payload: dict | None  # what the app answered in the ack (slash commands may answer there)
+    at: float = field(default_factory=time.monotonic)
+
+
+class SocketModeServer:
+    """A WebSocket server on 127.0.0.1 speaking Slack's Socket Mode protocol (the server side).
+
+    Each connection gets `{"type": "hello"}` first, as from Slack; `send()` writes an envelope to
+    the newest open connection and `wait_ack()` waits for the app's `{"envelope_id": ...}` answer.
+    `drop()` cuts the newest open connection without a closing handshake (as a network failure or
+    a load balancer does); `disconnect()` sends Slack's `{"type": "disconnect"}` warning first.
+    """
+
+    def __init__(self):
+        self.connections: list = []  # every connection accepted, newest last
+        self.open: list = []  # those still open, newest last: where envelopes go
+        self.acks: dict[str, Ack] = {}
+        self.tickets = 0
+        self._cond = threading.Condition()
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "SocketModeServer":
+        from websockets.sync.server import serve
+
+        self._server = serve(self._serve, "127.0.0.1", 0, compression=None, ping_interval=None)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="socket-mode-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def __enter__(self) -> "SocketModeServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.socket.getsockname()[1]
+
+    def issue_url(self) -> str:
+        """A fresh ws:// URL with its own ticket, as apps.connections.open gives."""
+        with self._cond:
+            self.tickets += 1
+            return f"ws://127.0.0.1:{self.port}/link/?ticket=khabar-test-{self.tickets}&app_id={API_APP_ID}"
+
+    def _serve(self, conn) -> None:
+        with self._cond:
+            self.connections.append(conn)
+            self.open.append(conn)
+            self._cond.notify_all()
+        conn.send(json.dumps({"type": "hello", "num_connections": 1,
+                              "debug_info": {"host": "applink-khabar-test", "build_number": 1,
+                                             "approximate_connection_time": 3600},
+                              "connection_info": {"app_id": API_APP_ID}}))
+        try:
+            for raw in conn:
+                message = json.loads(raw)
+                if "envelope_id" in message:
+                    with self._cond:
+                        self.acks[message["envelope_id"]] = Ack(message["envelope_id"], message.get("payload"))
+                        self._cond.notify_all()
+        except Exception:  # the connection went away (dropped here, or by the client)
+            pass
+        finally:
+            with self._cond:
+                if conn in self.open:
+                    self.open.remove(conn)
+                self._cond.notify_all()
+
+    def wait_connections(self, count: int, timeout: float = 60.0, settle: float = 1.0) -> None:
+        """Until `count` connections were accepted and, for `settle` seconds, exactly one is open
+        (a client that reconnects closes the connection it leaves)."""
+        deadline = time.monotonic() + timeout
+        self._wait(lambda: len(self.connections) >= count, timeout, f"{count} Socket Mode connection(s)")
+        while True:
+            with self._cond:
+                seen = (len(self.connections), len(self.open))
+            time.sleep(settle)
+            with self._cond:
+                if (len(self.connections), len(self.open)) == seen and seen[1] == 1:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Socket Mode connections did not settle: {len(self.connections)} accepted, "
+                                   f"{len(self.open)} open")
+
+    def send(self, kind: str, payload: dict, retry_attempt: int = 0, envelope_id: str | None = None,
+             accepts_response_payload: bool | None = None) -> str:
+        """An envelope on the newest open connection (kind: events_api, slash_commands, interactive)."""
+        envelope_id = envelope_id or f"env-{next(_id_counter):06d}"
+        accepts = kind != "events_api" if accepts_response_payload is None else accepts_response_payload
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                    "accepts_response_payload": accepts, "retry_attempt": retry_attempt,
+                    "retry_reason": "timeout" if retry_attempt else ""}
+        with self._cond:
+            conn = self.open[-1]
+        conn.send(json.dumps(envelope))
+        return envelope_id
+
+    def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> Ack:
+        self._wait(lambda: envelope_id in self.acks, timeout, f"the ack of {envelope_id}")
+        return self.acks[envelope_id]
+
+    def drop(self) -> None:
+        """Cut the newest open connection: no close frame, the TCP connection just ends."""
+        import socket as socket_module
+
+        with self._cond:
+            conn = self.open.pop()  # gone for us at once (websockets' own reader may take a while to see it)
+            self._cond.notify_all()
+        try:
+            conn.socket.shutdown(socket_module.SHUT_RDWR)
+        except OSError:
+            pass
+        conn.socket.close()
+
+    def disconnect(self, reason: str = "refresh_requested", close_after: float = 2.0) -> None:
+        """Slack's warning that it will close this connection, then, `close_after` seconds later, the close."""
+        with self._cond:
+            conn = self.open[-1]
+        conn.send(json.dumps({"type": "disconnect", "reason": reason,
+                              "debug_info": {"host": "applink-khabar-test"}}))
+        threading.Timer(close_after, conn.close).start()
+
+    def _wait(self, ready, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not ready():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"waited {timeout}s for {what}; {len(self.connections)} connection(s), "
+                                       f"acks {sorted(self.acks)}")
+                self._cond.wait(timeout=min(left, 0.5))
 
 
 # --- signed requests to the bot -------------------------------------------------------------------------

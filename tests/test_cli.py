@@ -25,7 +25,7 @@ KAUL_HI_Q = "महिमा कौल कौन हैं?"
 FRANCE_Q = "What is the capital of France?"
 FOLLOWUP_Q = "Till when will she stay?"
 
-ANSWER_KEYS = {"text", "doc_id", "title", "date", "lang", "sentence", "score", "also_in"}
+ANSWER_KEYS = {"text", "doc_id", "title", "date", "lang", "sentence", "score", "also_in", "earlier"}
 OPTIONAL_ANSWER_KEYS = {"url"}
 
 
@@ -70,6 +70,9 @@ def check_shape(obj: dict) -> None:
         for other in a["also_in"]:
             assert {"text", "doc_id", "title", "date", "lang", "sentence"} <= set(other)
             assert other["doc_id"] != a["doc_id"] or other["sentence"] != a["sentence"]
+        if a["earlier"] is not None:  # an earlier report of the story with another figure (bot/timeline.py)
+            assert {"text", "doc_id", "title", "date", "lang", "sentence"} <= set(a["earlier"])
+            assert a["earlier"]["doc_id"] != a["doc_id"]
     scores = [a["score"] for a in obj["answers"]]
     assert scores == sorted(scores, reverse=True), "answers are ranked best first"
     assert obj["passages"], "the retriever's ranking is always reported"

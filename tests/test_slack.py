@@ -117,6 +117,35 @@ def khabar(bot_settings, runtime, slack):
     h.close()
 
 
+def quotes(blocks: list[dict]) -> list[str]:
+    """The answer's own quoted sentences in a posted message, in order (not the "also in" reports)."""
+    out = []
+    for b in blocks:
+        for section in b.get("elements", []) if b.get("type") == "rich_text" else []:
+            texts = [e.get("text", "") for e in section.get("elements", []) if e.get("type") == "text"]
+            if section.get("type") == "rich_text_quote" and texts and not texts[0].startswith("also in"):
+                out.append(re.sub(r"^\u201c|\u201d$", "", texts[0]))
+    return out
+
+
+def engine_quotes(engine, *turns: str) -> list[str]:
+    """What the engine answers to the last turn, asked after the others in one new conversation."""
+    cid = f"expected-{next_ts()}"
+    for turn in turns:
+        result = engine.ask(turn, conversation_id=cid if len(turns) > 1 else None)
+    return [a.text for a in result.answers]
+
+
+def same_quotes(posted_quotes: list[str], expected: list[str]) -> bool:
+    """Posted quotes are the engine's sentences (a long one may be clipped on display)."""
+    return len(posted_quotes) == len(expected) and all(
+        q.rstrip("\u2026") and e.startswith(q.rstrip("\u2026")[:200]) for q, e in zip(posted_quotes, expected))
+
+
+END_OF_MARCH = "Kaul will continue in her role till the end of March"
+FOLLOWUP = "Till when will she stay?"
+
+
 def posted(slack: SlackAPIServer, **where) -> list[dict]:
     """The bot's messages still in Slack (after updates and deletes)."""
     return [m for m in slack.messages() if all(m.get(k) == v for k, v in where.items())]
@@ -245,7 +274,7 @@ def test_mention_answered_in_thread_with_cited_blocks(khabar):
 
 
 @pytest.mark.slow
-def test_thread_chat_gets_nothing_questions_get_answers(khabar):
+def test_thread_chat_gets_nothing_questions_get_answers(khabar, runtime):
     ts, _ = khabar.mention("Who is Mahima Kaul?")
     [first] = khabar.answers_in("CDESK0001", ts)
     assert "Kaul" in all_text(first.body["blocks"])
@@ -263,8 +292,11 @@ def test_thread_chat_gets_nothing_questions_get_answers(khabar):
     calls = khabar.answers_in("CDESK0001", ts, count=2)
     khabar.idle()
     assert len(khabar.slack.of("chat.postMessage")) == 2
-    follow = all_text(calls[1].body["blocks"])
-    assert "March" in follow or "Public Policy" in follow, follow
+    # Its own answer: the end-of-March sentence first, and exactly what the engine says to the
+    # question asked after "Who is Mahima Kaul?" in one conversation.
+    follow = quotes(calls[1].body["blocks"])
+    assert follow and END_OF_MARCH in follow[0], follow
+    assert same_quotes(follow, engine_quotes(runtime.engine, "Who is Mahima Kaul?", "Till when will she stay?")), follow
 
 
 @pytest.mark.slow
@@ -338,8 +370,11 @@ def test_readyz_names_what_keeps_the_bot_from_answering(khabar):
         khabar.bot.store.open()
 
 
+SHARED_FOLLOWUP = "When did it order that?"
+
+
 @pytest.mark.slow
-def test_slash_command_ephemeral_then_shared(khabar):
+def test_slash_command_ephemeral_then_shared(khabar, runtime):
     slack = khabar.slack
     reply = khabar.send(slash_command(TWITTER_Q, slack.response_url("slash")), form=True)
     assert reply.status == 200 and reply.seconds < 3.0
@@ -359,9 +394,16 @@ def test_slash_command_ephemeral_then_shared(khabar):
     assert "khabar_share" not in buttons(public.body["blocks"])
     [gone] = slack.wait_for("response", where=lambda c: c.path.endswith("/share"))
     assert gone.body.get("delete_original") is True
-    # A reply in the shared answer's thread is a follow-up of its question.
-    khabar.send(message("Why did the government order it?", thread_ts=public.ts))
-    khabar.answers_in("CDESK0001", public.ts)
+    # A reply in the shared answer's thread is a follow-up of its question: "it" is the government
+    # and "that" the blocking order, so the February 4 order comes first; asked alone, the same
+    # words get another answer.
+    khabar.send(message(SHARED_FOLLOWUP, thread_ts=public.ts))
+    [reply] = khabar.answers_in("CDESK0001", public.ts)
+    follow = quotes(reply.body["blocks"])
+    assert follow and "on February 4, had ordered Twitter to block 1,178 accounts" in follow[0], follow
+    in_context = engine_quotes(runtime.engine, TWITTER_Q, SHARED_FOLLOWUP)
+    assert same_quotes(follow, in_context), follow
+    assert not same_quotes(follow, engine_quotes(runtime.engine, SHARED_FOLLOWUP)), "not read as a follow-up"
 
     # Empty /khabar: the help, straight in the ack.
     help_reply = khabar.send(slash_command("", slack.response_url("help")), form=True)
@@ -799,8 +841,8 @@ def test_khabar_slack_http_survives_kill_9(slack, seed_index_dir, tmp_path):
         assert post_signed(bot.url, message("Till when will she stay?", thread_ts=thread)).status == 200
         calls = slack.wait_for("chat.postMessage", count=2, where=lambda c: c.body.get("thread_ts") == thread,
                                timeout=60)
-        follow = all_text(calls[1].body["blocks"])
-        assert "March" in follow or "Public Policy" in follow, follow
+        follow = quotes(calls[1].body["blocks"])
+        assert follow and END_OF_MARCH in follow[0], follow  # the follow-up's own answer, after the restart
         time.sleep(1.0)
         for body in asked:  # every acked question has its answer in Slack exactly once, part by part
             ts = body["event"]["ts"]
@@ -824,3 +866,98 @@ def test_signature_helper_matches_bolt():
     headers = signature_headers(SIGNING_SECRET, body)
     assert SignatureVerifier(SIGNING_SECRET).is_valid(body, headers["X-Slack-Request-Timestamp"],
                                                       headers["X-Slack-Signature"])
+
+
+# --- `khabar slack` in Socket Mode, the default transport: the real process over a real WebSocket ----------
+
+class SocketBotProcess(BotProcess):
+    """`khabar slack --metrics-port PORT` (Socket Mode), the real command, in a subprocess."""
+
+    def __init__(self, env: dict, index_dir: Path, cwd: Path):
+        self.port = _free_port()  # the operations port: /metrics, /healthz, /readyz
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "slack", "--index", str(index_dir),
+                                      "--metrics-port", str(self.port)], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+
+    def metric(self, name: str) -> float:
+        """The sum of one counter's series on /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text = r.read().decode("utf-8")
+        values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith(name) and not line.startswith("#")]
+        assert values, f"{name} not on /metrics"
+        return sum(values)
+
+
+@pytest.mark.slow
+def test_khabar_slack_socket_mode_real_process(slack, seed_index_dir, tmp_path):
+    """The default transport end to end: `khabar slack` opens apps.connections.open's WebSocket on
+    127.0.0.1 (slack_sdk's own client), acks each envelope and answers through the Web API; a
+    slash command is acked with its reply; after the socket is cut (no close frame) and after
+    Slack's own `disconnect` warning it reconnects on a fresh ticket and answers again, once;
+    /metrics on --metrics-port counts what it did; SIGTERM ends it cleanly."""
+    from tests.slack_server import SocketModeServer
+
+    env = _env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, KHABAR_SLACK_API_BASE_URL=slack.base_url,
+               KHABAR_SLACK_STATE_FILE=str(tmp_path / "state.sqlite3"),
+               KHABAR_SLACK_FEEDBACK_LOG=str(tmp_path / "fb.jsonl"), KHABAR_SLACK_RETRY_BASE_SECONDS="0.1")
+    with SocketModeServer() as wss:
+        slack.socket_mode = wss
+        bot = SocketBotProcess(env, seed_index_dir, tmp_path)
+        try:
+            bot.wait_healthy()
+            wss.wait_connections(1, timeout=120)
+            assert wss.tickets >= 1 and slack.of("apps.connections.open")
+
+            body = mention(TWITTER_Q, channel="CSOCKET01")
+            ts = body["event"]["ts"]
+            env_id = wss.send("events_api", body)
+            assert wss.wait_ack(env_id, timeout=10).payload is None  # an event's ack carries nothing
+            [answer] = slack.wait_for("chat.postMessage", where=lambda c: c.body.get("thread_ts") == ts, timeout=90)
+            assert "1,178" in answer.body["text"]
+            assert quotes(answer.body["blocks"]), "a cited quote, as over HTTP"
+
+            # Slack redelivers the same envelope (retry_attempt 1): acked again, answered once.
+            wss.send("events_api", body, retry_attempt=1, envelope_id="env-redelivered")
+            wss.wait_ack("env-redelivered", timeout=10)
+
+            # A slash command over the socket: acked at once with its ephemeral "working" reply,
+            # the answer through its response_url.
+            env_id = wss.send("slash_commands", slash_command("महिमा कौल कौन हैं?", slack.response_url("sock"),
+                                                               channel="CSOCKET01"))
+            ack = wss.wait_ack(env_id, timeout=3)
+            [reply] = slack.wait_for("response", where=lambda c: c.path.endswith("/sock"), timeout=90)
+            assert "कौल" in all_text(reply.body.get("blocks", [])) + reply.body.get("text", ""), (ack, reply.body)
+
+            # The socket is cut without a close frame: a new connection on a fresh ticket, then answers.
+            wss.drop()
+            wss.wait_connections(2, timeout=30)
+            assert wss.tickets >= 2
+            again = mention("Who is Mahima Kaul?", channel="CSOCKET01")
+            wss.wait_ack(wss.send("events_api", again), timeout=10)
+            slack.wait_for("chat.postMessage", where=lambda c: c.body.get("thread_ts") == again["event"]["ts"],
+                           timeout=90)
+
+            # Slack's own warning before it closes a connection: the client moves to a new one.
+            seen = len(wss.connections)
+            wss.disconnect()
+            wss.wait_connections(seen + 1, timeout=30)
+            # ...and a follow-up in the thread asked before the cut is read in its context.
+            kaul_thread = again["event"]["ts"]
+            wss.wait_ack(wss.send("events_api", message(FOLLOWUP, channel="CSOCKET01", thread_ts=kaul_thread)),
+                         timeout=10)
+            calls = slack.wait_for("chat.postMessage", count=2, where=lambda c: c.body.get("thread_ts") == kaul_thread,
+                                   timeout=90)
+            follow = quotes(calls[1].body["blocks"])
+            assert follow and END_OF_MARCH in follow[0], follow
+
+            time.sleep(1.0)
+            posts = [c for c in slack.of("chat.postMessage") if c.body.get("thread_ts") in {ts, kaul_thread}]
+            assert len(posts) == 3, "each question answered exactly once, the redelivery not again"
+            assert bot.metric("khabar_questions_total") >= 4
+        finally:
+            status, output = bot.stop()
+            print(output)  # shown when the test fails
+    assert status == 0, output
+    assert "connected over Socket Mode" in output and "Traceback" not in output, output
+    assert BOT_TOKEN not in output and APP_TOKEN not in output

@@ -7,7 +7,9 @@ exit status 2. A Slack outage at start (5xx or timeouts on auth.test) is retried
 from __future__ import annotations
 
 import re
+import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -180,14 +182,72 @@ def _socket_mode(settings: Settings, bot, runtime, client: WebClient) -> int:
               file=sys.stderr)
         handler.client.close()
         return 2
+    if not _wait_connected(handler.client, settings.slack.startup_retry_seconds):
+        print(f"khabar slack: cannot open the Socket Mode connection: Slack gave a WebSocket URL "
+              f"({_host_of(handler.client.wss_uri)}) that did not answer within "
+              f"{settings.slack.startup_retry_seconds:.0f} s. Try again when Slack is up (status.slack.com), "
+              f"or check that outbound WebSocket (wss, port 443) connections are allowed", file=sys.stderr)
+        handler.close()
+        return 2
     print(f"khabar slack: connected over Socket Mode (index {runtime.index_dir}; state {settings.state_file()})",
           file=sys.stderr, flush=True)
     _stop_on_sigterm()
     try:
         while True:
-            time.sleep(1.0)
+            time.sleep(SOCKET_CHECK_SECONDS)
+            _reconnect_if_dropped(handler.client)
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         handler.close()
     return 0
+
+
+SOCKET_CHECK_SECONDS = 0.5
+
+
+def _wait_connected(client, seconds: float) -> bool:
+    """slack_sdk's connect() logs a WebSocket it could not open and returns; its monitor retries
+    every ping interval. Wait for one that is open, retrying sooner, for up to `seconds`."""
+    deadline, tries = time.monotonic() + seconds, 0
+    while not client.is_connected():
+        if time.monotonic() >= deadline:
+            return False
+        tries += 1
+        time.sleep(min(1.0 * tries, 5.0, max(0.0, deadline - time.monotonic())))
+        if not client.is_connected():
+            client.connect_to_new_endpoint()
+    return True
+
+
+def _reconnect_if_dropped(client) -> None:
+    """Open a new connection once Slack's end of the WebSocket is gone.
+
+    slack_sdk's builtin client notices a connection cut without a closing handshake (a network
+    failure, a load balancer) only after five failed pings, about a minute, while its reader
+    spins a core on the dead socket; a closed socket reads as end-of-file at once.
+    """
+    session = client.current_session
+    sock = getattr(session, "sock", None)
+    if sock is None or client.closed:
+        return  # connecting, or shutting down: the client's own monitor handles it
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        # Readable with nothing to read is end-of-file. (The socket has a timeout, so recv waits
+        # for data first; select says it will not have to, unless the reader took it meanwhile.)
+        alive = not readable or bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError, TimeoutError):
+        alive = True  # nothing to read after all: the connection is open
+    except (OSError, ValueError):  # closed under us: reconnecting already, or gone
+        alive = sock.fileno() < 0 and session is not client.current_session
+    if not alive and client.current_session is session:
+        print("khabar slack: the Socket Mode connection was dropped; reconnecting", file=sys.stderr, flush=True)
+        client.connect_to_new_endpoint(force=True)
+
+
+def _host_of(url: str | None) -> str:
+    """The URL without its ticket (never printed)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "none"
