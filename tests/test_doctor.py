@@ -73,10 +73,10 @@ def test_khabar_doctor_one_line_per_check(seed_index_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bot", "doctor", "--index", str(seed_index_dir)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)
     lines = proc.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ok   model", "ok   index", "ok   answerer", "ok   reader", "ok   state",
-                                                      "FAIL slack"], lines
-    assert "not answering" in lines[5] and proc.returncode == 1
-    assert "token projection" in lines[2] and "romanised Hindi read in Devanagari" in lines[2]
+    assert [line.split(":")[0] for line in lines] == ["ok   model", "ok   index", "ok   answerer", "ok   reader",
+                                                      "ok   romanised Hindi", "ok   state", "FAIL slack"], lines
+    assert "not answering" in lines[6] and proc.returncode == 1
+    assert "token projection" in lines[2] and "prathmikta → प्राथमिकता" in lines[4]
     assert "Traceback" not in proc.stderr and BOT_TOKEN not in proc.stdout + proc.stderr
     missing = subprocess.run([sys.executable, "-m", "bot", "doctor", "--index", str(tmp_path / "none")], cwd=ROOT,
                              env={**env, "SLACK_BOT_TOKEN": ""}, capture_output=True, text=True, timeout=300)
@@ -98,3 +98,12 @@ def test_answerer_check_names_a_missing_projection_and_a_scorer_trained_with_ano
     foreign = check_answerer(replace(settings, answer=replace(settings.answer, alignment=tmp_path / "foreign.npz")), embedder)
     assert not foreign.ok and "trained for model someone/else" in foreign.detail and "train_alignment.py" in foreign.detail
     assert check_answerer(settings, embedder).ok
+
+
+def test_transliteration_check_says_what_to_run_when_the_model_is_not_converted(tmp_path, monkeypatch):
+    from bot.doctor import check_transliteration
+
+    assert check_transliteration().ok
+    monkeypatch.setenv("KHABAR_HOME", str(tmp_path))  # a KHABAR_HOME where setup never ran
+    missing = check_transliteration()
+    assert not missing.ok and "python -m bot.xlit_model" in missing.detail, missing.detail
