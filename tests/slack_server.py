@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import random
 import threading
 import time
@@ -804,6 +805,17 @@ def block_action(action_id: str, value: str, response_url: str, channel: str = "
 def buttons(blocks: list[dict]) -> dict[str, dict]:
     """action_id -> button element of a posted message's blocks."""
     return {e["action_id"]: e for b in blocks if b.get("type") == "actions" for e in b["elements"]}
+
+
+def quotes(blocks: list[dict]) -> list[str]:
+    """The answer's own quoted sentences in a posted message, in order (not the "also in" reports)."""
+    out = []
+    for b in blocks:
+        for section in b.get("elements", []) if b.get("type") == "rich_text" else []:
+            texts = [e.get("text", "") for e in section.get("elements", []) if e.get("type") == "text"]
+            if section.get("type") == "rich_text_quote" and texts and not texts[0].startswith("also in"):
+                out.append(re.sub(r"^\u201c|\u201d$", "", texts[0]))
+    return out
 
 
 def all_text(blocks: list[dict]) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.slack_server import (APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, SlackAPIServer, all_text,
-                                block_action, buttons, event_callback, mention, message, next_ts, post_signed,
+                                block_action, buttons, event_callback, mention, message, next_ts, post_signed, quotes,
                                 signature_headers, slash_command)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,17 +115,6 @@ def khabar(bot_settings, runtime, slack):
     h = Harness(bot_settings, runtime, slack)
     yield h
     h.close()
-
-
-def quotes(blocks: list[dict]) -> list[str]:
-    """The answer's own quoted sentences in a posted message, in order (not the "also in" reports)."""
-    out = []
-    for b in blocks:
-        for section in b.get("elements", []) if b.get("type") == "rich_text" else []:
-            texts = [e.get("text", "") for e in section.get("elements", []) if e.get("type") == "text"]
-            if section.get("type") == "rich_text_quote" and texts and not texts[0].startswith("also in"):
-                out.append(re.sub(r"^\u201c|\u201d$", "", texts[0]))
-    return out
 
 
 def engine_quotes(engine, *turns: str) -> list[str]:

@@ -15,21 +15,10 @@ import re
 
 import pytest
 
-from tests.slack_server import API_APP_ID, TEAM_ID, block_action, buttons, message, next_ts
+from tests.slack_server import API_APP_ID, TEAM_ID, block_action, buttons, message, next_ts, quotes
 from tests.test_slack import ROOT, TWITTER_Q, Harness, bot_settings, khabar, runtime, slack  # noqa: F401
 
 pytestmark = pytest.mark.slow
-
-
-def quotes(blocks: list[dict]) -> list[str]:
-    """The answer's own quoted sentences in a posted message, in order (not the "also in" reports)."""
-    out = []
-    for b in blocks:
-        for section in b.get("elements", []) if b.get("type") == "rich_text" else []:
-            texts = [e.get("text", "") for e in section.get("elements", []) if e.get("type") == "text"]
-            if section.get("type") == "rich_text_quote" and texts and not texts[0].startswith("also in"):
-                out.append(re.sub(r"^\u201c|\u201d$", "", texts[0]))
-    return out
 
 
 def view_submission(view: dict, user: str, values: dict) -> dict:
