@@ -162,7 +162,7 @@ def check_slack(settings: Settings) -> Check:
     if not settings.slack.bot_token:
         return Check("slack", True, "SLACK_BOT_TOKEN is not set: not checked (only `khabar slack` needs it)")
     from bot.slack.delivery import make_client
-    from bot.slack.run import slack_refusal, token_problem
+    from bot.slack.tokens import slack_refusal, token_problem
 
     problem = token_problem(settings, http=not settings.slack.app_token)  # Socket Mode when an app token is set
     if problem:

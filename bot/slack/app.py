@@ -111,7 +111,7 @@ class KhabarBot:
 
     def _ask_slack(self) -> str:
         """Why Slack refuses the bot token now ('' when it takes it): one try, at most 5 s."""
-        from bot.slack.run import slack_refusal
+        from bot.slack.tokens import slack_refusal
 
         client = make_client(self.settings.slack, token=self.client.token)
         client.timeout = min(client.timeout, 5)
