@@ -2,7 +2,7 @@
 
     python scripts/scorer_variants.py --xquad ../shared/eval/xquad-dev [--cache FILE] [--names-rule 0 0.34 0.5]
 
-Every question is prepared once by the serving pipeline (`evaluate.collect_examples`; `--cache`
+Every question is prepared once by the serving pipeline (`xquad_dev.collect_examples`; `--cache`
 keeps them in a pickle so later runs take seconds), then for each variant the scorer is refitted
 on 5 folds grouped by article (`train_scorer.fit`) and each question is decided by the fold that
 never saw its article, with the same rules as `Pipeline.decide` (`pipeline.refusal`, its
@@ -36,7 +36,7 @@ def load_examples(args):
     if args.cache and args.cache.exists():
         return pickle.loads(args.cache.read_bytes())
     from bot.config import load_settings
-    from evaluate import collect_examples
+    from xquad_dev import collect_examples
     from index.embed import Embedder
 
     from train_alignment import out_of_fold

@@ -58,7 +58,7 @@ def fold_of_articles(articles, k: int) -> dict[int, int]:
 
 def alignment_examples(folder: Path, embedder) -> list[AlignExample]:
     """Token vectors of every dev question against its article's sentences, in both languages."""
-    from evaluate import _norm, _read_set, load_xquad  # scripts/ import each other
+    from xquad_dev import load_xquad, norm as _norm, read_set as _read_set
 
     data = load_xquad(folder)
     sentences: dict[tuple[int, str], list[tuple[str, str, np.ndarray]]] = {}  # (article, lang) → (key, text, tokens)

@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,35 +37,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bot.features import QUESTION_FEATURES, SENTENCE_FEATURES, question_features  # noqa: E402
-from bot.pipeline import Prepared, refusal  # noqa: E402
+from bot.pipeline import refusal  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.scorer import DEFAULT_WEIGHTS, Linear, Scorer  # noqa: E402
 from train_alignment import fold_of_articles  # noqa: E402
+from xquad_dev import Example  # noqa: E402, F401 - fit's examples, prepared there
 
 #: Answerable questions the rules refuse anyway (a name or number missing, a count with no number) are left
 #: out when the threshold is chosen: the threshold's budget is for what the rules let through.
 RULES = AnswerSettings()
-
-
-@dataclass
-class Example:
-    """One asked question, prepared by the serving pipeline, with what counts as right."""
-    setting: str
-    article: int
-    qid: str
-    kind: str                     # answerable | removed | close | romanised
-    prepared: Prepared
-    gold: np.ndarray | None       # per candidate: holds the gold answer (None: no candidates)
-    pipeline: object = None       # the Pipeline (and so the index) it was prepared by
-    golds: dict | None = None     # lang → gold answer strings
-
-    @property
-    def answerable(self) -> bool:
-        return self.kind in ("answerable", "romanised")
-
-    @property
-    def trainable(self) -> bool:
-        return self.answerable and self.gold is not None and bool(self.gold.any())
 
 
 # --- the sentence scorer: listwise softmax regression ------------------------------------------------
@@ -186,9 +165,9 @@ def fit(examples: list[Example], max_refused: float = 0.04, inner_folds: int = 5
 
 
 def main(argv: list[str] | None = None) -> int:
-    from evaluate import collect_examples  # scripts/ import each other; evaluate imports fit from here
     from bot.projection import TokenProjection
     from train_alignment import out_of_fold
+    from xquad_dev import collect_examples
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--xquad", type=Path, required=True, help="folder with xquad.en.json and xquad.hi.json")

@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import load_settings  # noqa: E402
-from evaluate import SETTINGS, build_corpus_index, load_xquad  # noqa: E402
+from xquad_dev import SETTINGS, build_corpus_index, load_xquad  # noqa: E402
 from index.embed import Embedder  # noqa: E402
 from index.retrieve import Retriever, fuse  # noqa: E402
 from index.text import detect_lang  # noqa: E402
