@@ -70,18 +70,20 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     with Runtime(settings, args.index) as runtime:
         hold_sigint(False)
-        runtime.engine.as_of = as_of  # embargoes are checked against this moment (None: the clock)
+        # Embargoes are checked, and "yesterday" / "last week" read, as at this moment (None: the clock).
+        runtime.engine.as_of = as_of
         return _answer_all(args, runtime.engine, questions)
 
 
 def _as_of(text: str | None):
-    """`--as-of`: the zone-aware moment embargoes are checked against (None: the clock)."""
+    """`--as-of`: the zone-aware moment embargoes are checked against and a question's relative
+    dates ("yesterday", "पिछले हफ्ते") are read from (None: the clock)."""
     if text is None:
         return None
-    from index.dates import instant
+    from index.dates import as_written
 
     try:
-        return instant(text)
+        return as_written(text)
     except ValueError as exc:
         raise UserError(f"--as-of {exc}") from None
 
@@ -133,8 +135,10 @@ def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     from bot.repl import run_repl
     from bot.runtime import Runtime
 
+    as_of = _as_of(args.as_of)  # a bad date is said before the model loads
     with Runtime(settings, args.index, prewarm=True) as runtime:
         hold_sigint(False)
+        runtime.engine.as_of = as_of
         return run_repl(runtime.engine)
 
 
@@ -252,13 +256,15 @@ def parser() -> argparse.ArgumentParser:
                      help="stdin lines are turns of one conversation; an empty line starts a new one")
     ask.add_argument("--top-k", type=int, default=None, help="answers to return (default 3)")
     ask.add_argument("--scores", action="store_true", help="show sentence scores in text output")
-    ask.add_argument("--as-of", metavar="WHEN", help="check embargoes as at this moment (ISO 8601 with a zone, e.g. "
-                                                   "2099-01-01T11:00+05:30) instead of now")
+    as_of_help = ("answer as at this moment (ISO 8601 with a zone, e.g. 2024-03-10T12:00+05:30) instead of now: "
+                  "embargoes, and a question's 'yesterday' / 'last week' / 'पिछले हफ्ते'")
+    ask.add_argument("--as-of", metavar="WHEN", help=as_of_help)
     ask.add_argument("question", nargs="*", help="the question (omit to read stdin)")
     ask.set_defaults(func=cmd_ask)
 
     repl = sub.add_parser("repl", help="interactive questions in the terminal")
     repl.add_argument("--index", help="index folder (default: $KHABAR_INDEX, else the bundled seeds)")
+    repl.add_argument("--as-of", metavar="WHEN", help=as_of_help)
     repl.set_defaults(func=cmd_repl)
 
     slack = sub.add_parser("slack", help="run the Slack bot (Socket Mode, or HTTP with --http PORT)")

@@ -82,10 +82,10 @@ class AnswerSettings:
     #: Time in questions (bot/when.py, bot/timeline.py): a dated question prefers reports of its days,
     #: a "latest" one or one about a changing state (a count, a price, a result, a post) the most recent
     #: report, a "first" one the earliest. The rival reports reordered are each article's best sentence
-    #: within `time_window` logits of the best, with a sentence cosine of at least `story_similarity`
-    #: to it (the same story); `time_weight` (twice the window) puts the asked days or the latest
+    #: within `time_window` logits of the best of its language, with a cosine of at least `story_similarity`
+    #: to the best sentence (the same story); `time_weight` (twice the window) puts the asked days or the latest
     #: first among them. The earlier report with another figure ("earlier: … (date)") is one of them.
-    #: Off: no question is read for time (BENCHMARKS.md "Time in questions").
+    #: Off: no question is read for time (BENCHMARKS.md §13).
     time_aware: bool = True
     time_window: float = 6.0
     time_weight: float = 12.0

@@ -248,11 +248,12 @@ class Pipeline:
     def _rivals(self, u: Understood, c: Candidates, logits: np.ndarray) -> tuple[list[int], list, list[str]]:
         """The rival reports of the answer (bot/timeline.py), and every row's date and text where known."""
         s = self.settings
-        near = np.flatnonzero(logits >= float(logits.max()) - s.time_window)
+        langs = [self.index.sentences[int(sid)].lang for sid in c.sids]
+        near = np.flatnonzero(logits >= timeline.floors(logits, s.time_window, langs))
         sents = {int(i): self.index.sentences[int(c.sids[i])] for i in near}
         docs = [sents[i].doc_id if i in sents else "" for i in range(len(c))]
         eligible = np.array([c.has_number(i) for i in range(len(c))]) if "number" in u.answer_types else None
-        rows = timeline.rivals(logits, docs, c.vectors, s.time_window, s.story_similarity, eligible)
+        rows = timeline.rivals(logits, docs, c.vectors, s.time_window, s.story_similarity, eligible, langs)
         dates: dict[str, object] = {}
         for i in rows:
             if docs[i] not in dates:
@@ -272,12 +273,14 @@ class Pipeline:
 
     def story_so_far(self, u: Understood, c: Candidates, logits: np.ndarray, answers: list[Answer]) -> None:
         """For a question about time (`logits`: before the time stage): the other reports a chosen
-        fact cites must give its figures (an older count is not the same fact), and the latest
-        earlier rival report with a different figure is shown as "earlier: … (date)"."""
+        fact cites from another day must give its figures (an older count is not the same fact;
+        a same-day or undated report is kept, "1.2 million" and "12 लाख" being one figure), and
+        the latest earlier rival report with a different figure is shown as "earlier: … (date)"."""
         if not u.when.active or not answers:
             return
         for a in answers:
-            a.also_in = [(t, cit) for t, cit in a.also_in if not timeline.differs(a.text, t)]
+            a.also_in = [(t, cit) for t, cit in a.also_in
+                         if not (timeline.other_day(a.citation.date, cit.date) and timeline.differs(a.text, t))]
         rows, days, texts = self._rivals(u, c, logits)
         for a in answers:
             row = timeline.earlier(timeline.day_of(a.citation.date), a.text, rows, days, texts)

@@ -58,6 +58,9 @@ def run_repl(engine: Engine, prompt: str = "khabar> ") -> int:
     idx = engine.index
     print(BANNER)
     print(f"Index: {idx.path} — {len(idx.documents)} articles, {len(idx.passages)} passages.")
+    if engine.as_of is not None:  # say it, or "yesterday" would silently mean another day
+        print(f"As of {engine.as_of.isoformat(timespec='minutes')}: embargoes and 'yesterday', 'last week' "
+              f"are read from this moment.")
     try:
         while True:
             try:

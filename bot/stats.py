@@ -180,6 +180,8 @@ def render(report: dict) -> str:
     if "embargo" in report:
         e = report["embargo"]
         lines.append(f"embargoes     {e['line']}")
+    if "archive" in report:
+        lines.append(f"archive       {report['archive']['line']}")
     if report["most_downvoted"]:
         lines += ["", "most downvoted answers"]
         for n, item in enumerate(report["most_downvoted"], start=1):
@@ -237,6 +239,28 @@ def embargo_report(settings: Settings) -> dict:
     return {"index": str(folder), **status.to_json(), "line": status.line()}
 
 
+def archive_report(settings: Settings) -> dict:
+    """The served index's date range (its manifest's `dates`; read from the store for an index
+    written before the manifest carried them): what "latest" and "last week" can reach."""
+    import sqlite3
+
+    from index.config import khabar_home
+    from index.store import FILES, IndexLoadError, range_line, read_manifest, sqlite_uri, stored_date_range
+
+    folder = Path(settings.index_dir or khabar_home() / "indexes" / "seeds")
+    try:
+        dates = read_manifest(folder).get("dates")
+        if dates is None:
+            conn = sqlite3.connect(sqlite_uri(folder / FILES["store"], "mode=ro"), uri=True)
+            try:
+                dates = stored_date_range(conn)
+            finally:
+                conn.close()
+    except (IndexLoadError, sqlite3.Error) as exc:
+        return {"index": str(folder), "dates": None, "line": f"not read ({exc})"}
+    return {"index": str(folder), "dates": dates, "line": range_line(dates)}
+
+
 def run_stats(settings: Settings, since: str = "7d", as_json: bool = False, plot: str | None = None,
               top: int = 5) -> int:
     now = datetime.now(timezone.utc).timestamp()
@@ -244,6 +268,7 @@ def run_stats(settings: Settings, since: str = "7d", as_json: bool = False, plot
     questions, votes = read(settings, start)
     report = summarise(questions, votes, start, now, top=top)
     report["embargo"] = embargo_report(settings)
+    report["archive"] = archive_report(settings)
     if plot:
         draw(report, Path(plot))
     print(json.dumps(report, ensure_ascii=False) if as_json else render(report), flush=True)

@@ -6,8 +6,9 @@
     first              the earliest report first, the same way
 
 Only rival reports are reordered: each article's best sentence within `window` logits of the best
-one and about the same story (bot/config.py `time_window`, `story_similarity`); time never lifts a
-sentence from far below, nor a sentence that is not its article's best. A question with no time
+one of its language (a Hindi report of an English question's story scores lower for the same
+relevance) and about the same story (bot/config.py `time_window`, `story_similarity`); time never
+lifts a sentence from far below its language's best, nor a sentence that is not its article's best. A question with no time
 and no changing state, or whose rivals are all undated, is returned untouched (the same array).
 Pure functions of (the question's When, the candidates' logits, their dates and texts).
 """
@@ -57,19 +58,30 @@ def _in_range(when: When, day: date | None, text: str) -> float:
     return 0.25 / (1.0 + when.distance(day) / 7.0)
 
 
+def floors(logits: np.ndarray, window: float, langs: list[str] | None = None) -> np.ndarray:
+    """Each row's floor: `window` below the best row, or with `langs`, below the best row of its
+    own language (a Hindi report scores lower for an English question than the English one of the
+    same fact: cross-lingual logits run lower for the same relevance)."""
+    if langs is None:
+        return np.full(len(logits), float(logits.max()) - window)
+    best = {}
+    for lang, x in zip(langs, logits):
+        best[lang] = max(best.get(lang, -np.inf), float(x))
+    return np.array([best[lang] - window for lang in langs])
+
+
 def rivals(logits: np.ndarray, docs: list[str], vectors: np.ndarray, window: float, similarity: float,
-           eligible: np.ndarray | None = None) -> list[int]:
+           eligible: np.ndarray | None = None, langs: list[str] | None = None) -> list[int]:
     """The reports that compete to answer: each article's best sentence within `window` of the best
-    one that reports the same story (cosine with the best sentence at least `similarity`) and, where
-    `eligible` is given (a count asked: the sentence gives a number), is eligible. The best is first."""
+    one (of its language, where `langs` is given: `floors`) that reports the same story (cosine with
+    the best sentence at least `similarity`) and, where `eligible` is given (a count asked: the
+    sentence gives a number), is eligible. The best is first."""
     top = int(np.argmax(logits))
-    floor = float(logits[top]) - window
+    floor = floors(logits, window, langs)
     best_of: dict[str, int] = {docs[top]: top}
     for i in np.argsort(-logits, kind="stable"):
         i = int(i)
-        if logits[i] < floor:
-            break
-        if docs[i] in best_of or float(vectors[i] @ vectors[top]) < similarity:
+        if logits[i] < floor[i] or docs[i] in best_of or float(vectors[i] @ vectors[top]) < similarity:
             continue
         if eligible is not None and not eligible[i]:
             continue
@@ -106,6 +118,12 @@ def figures(text: str) -> set[str]:
     for m in re.finditer(r"\d{1,2}(?=\s+(?:[A-Z][a-z]+|[\u0900-\u097f]+)\s+(?:19|20)\d\d)", digits):
         digits = digits[: m.start()] + " " * (m.end() - m.start()) + digits[m.end():]
     return {f.replace(",", "") for f in _FIGURE.findall(digits) if not _YEARISH.match(f.replace(",", ""))}
+
+
+def other_day(a_date: str | None, b_date: str | None) -> bool:
+    """Two reports dated on different days (an undated one is of no other day)."""
+    a, b = day_of(a_date), day_of(b_date)
+    return a is not None and b is not None and a != b
 
 
 def differs(a_text: str, b_text: str) -> bool:

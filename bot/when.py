@@ -9,7 +9,7 @@ asks for the latest or the first report. Pure functions of (the text, a referenc
 `dateparser` reads the absolute forms (month names in both languages, with the period it saw:
 day, month or year); it does not read "पिछले हफ्ते", "end of October 2023", tense-dependent "कल"
 or intents, and it takes "May I…" for a month, so finding the expressions is done by the rules
-here and dateparser only parses what they found (BENCHMARKS.md "Time in questions" measures it).
+here and dateparser only parses what they found (BENCHMARKS.md §13 measures it).
 A question with no time expression and no intent never reaches dateparser.
 """
 from __future__ import annotations
@@ -37,6 +37,18 @@ _DAY_MONTH = re.compile(
 _ISO = re.compile(rf"{_B}(?P<y>{_YEAR})-(?P<m>\d\d)-(?P<d>\d\d){_E}")
 #: A bare year: "in 2019", "2021 में", "साल 2021", "the 2024 bypoll".
 _BARE_YEAR = re.compile(rf"{_B}(?<![\d,.])(?P<y>{_YEAR})(?![\d,.]\d){_E}")
+#: A number of year's shape used as a figure: after a currency ("₹2000", "Rs 2000") or before what
+#: it counts ("2000 people", "2000 के नोट", "1998 metres"). Not a time; the numbers rule keeps it.
+_MONEY_BEFORE = re.compile(r"(?:₹|\$|\brs\.?|\binr|\brupees?|\bdollars?|रुपये|रुपए|रु\.?)\s*$", re.IGNORECASE)
+_COUNTED_AFTER = re.compile(
+    r"^\s*(?:के|का|की)?\s*(?:people|persons?|men|women|children|workers|employees|staff|units|votes|voters|cases|"
+    r"patients|deaths|crores?|lakhs?|rupees|rs\b|km|kms|kilometres?|kilometers?|metres?|meters?|feet|kg|kilos?|"
+    r"tonnes?|tons?|notes?|students|homes|houses|villages|families|jobs|posts|seats|buses|vehicles|cars|accounts|"
+    r"beds|acres|hectares|mw|runs|wickets|goals|points|marks|troops|soldiers|police(?:men)?|officers|farmers|"
+    r"schools|trees|animals|%|percent|per cent|"
+    r"लोग|लोगों|व्यक्ति|रुपये|रुपए|करोड़|लाख|मामले|मामलों|वोट|वोटों|नोट|मजदूर|मजदूरों|कर्मचारी|छात्र|छात्रों|घर|घरों|"
+    r"गांव|गांवों|परिवार|परिवारों|किलो|किलोमीटर|मीटर|टन|सीट|सीटें|सीटों|बस|बसें|बसों|पद|पदों|मरीज|मरीजों|प्रतिशत)"
+    r"(?![\w\u0900-\u097f])", re.IGNORECASE)
 #: Parts of a month or year: "end of October 2023", "अक्टूबर 2023 के अंत में", "early 2021".
 _PART_BEFORE = re.compile(r"(?:\b(?:the\s+)?(?P<p>end|beginning|start|middle)\s+of\s+|\b(?P<q>early|late|mid)[\s-]+)$",
                           re.IGNORECASE)
@@ -52,8 +64,9 @@ _WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday":
 _WEEKDAY = re.compile(_B + "(" + "|".join(_WEEKDAYS) + ")" + _E, re.IGNORECASE)
 _NUM_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10,
               "a": 1, "an": 1, "एक": 1, "दो": 2, "तीन": 3, "चार": 4, "पांच": 5, "पाँच": 5, "छह": 6, "सात": 7, "दस": 10}
-_UNIT_DAYS = {"day": 1, "days": 1, "दिन": 1, "week": 7, "weeks": 7, "हफ्ते": 7, "हफ़्ते": 7, "हफ्ता": 7,
-              "सप्ताह": 7, "month": 30, "months": 30, "महीने": 30, "महीना": 30, "माह": 30}
+_UNIT_DAYS = {"day": 1, "days": 1, "दिन": 1, "दिनों": 1, "week": 7, "weeks": 7, "हफ्ते": 7, "हफ़्ते": 7, "हफ्ता": 7,
+              "हफ्तों": 7, "हफ़्तों": 7, "सप्ताह": 7, "month": 30, "months": 30, "महीने": 30, "महीना": 30, "महीनों": 30,
+              "माह": 30}
 _AGO = re.compile(_B + r"(\d+|" + "|".join(_NUM_WORDS) + r")\s+(" + "|".join(_UNIT_DAYS) + r")\s+(?:ago|पहले|pehle|pahle)"
                   + _E, re.IGNORECASE)
 #: "last week", "पिछले हफ्ते", "this month", "इस साल", "pichhle hafte".
@@ -61,6 +74,11 @@ _RELATIVE = re.compile(
     _B + r"(?P<which>last|previous|past|this|current|पिछले|पिछली|पिछला|गत|बीते|इस|pichhle|pichle|is)\s+"
     r"(?P<unit>week|month|year|हफ्ते|हफ़्ते|हफ्ता|सप्ताह|महीने|महीना|माह|साल|वर्ष|बरस|hafte|mahine|saal)" + _E,
     re.IGNORECASE)
+#: "the last 7 days", "past three weeks", "पिछले 10 दिनों में": the span up to the reference day.
+_LAST_N = re.compile(_B + r"(?:last|past|previous|पिछले|बीते|गत)\s+(?P<n>\d+|" + "|".join(_NUM_WORDS) + r")\s+"
+                     r"(?P<unit>days|weeks|months|दिन|दिनों|हफ्ते|हफ़्ते|हफ्तों|हफ़्तों|सप्ताह|महीने|महीनों)" + _E,
+                     re.IGNORECASE)
+_ROMAN_UNITS = ("hafte", "mahine", "saal")
 _UNIT = {"week": "week", "हफ्ते": "week", "हफ़्ते": "week", "हफ्ता": "week", "सप्ताह": "week", "hafte": "week",
          "month": "month", "महीने": "month", "महीना": "month", "माह": "month", "mahine": "month",
          "year": "year", "साल": "year", "वर्ष": "year", "बरस": "year", "saal": "year"}
@@ -212,6 +230,8 @@ def absolute(text: str, today: date) -> list[tuple[date, date, str, tuple[str, .
         day_s, year_s = m["d1"] or m["d2"], m["y1"] or m["y2"] or m["y3"]
         if month_name.lower().rstrip(".") == "may" and not (day_s or year_s):
             continue  # "May I…"
+        if month_name.lower() in ("may", "march") and month_name[0].islower() and not year_s:
+            continue  # "12 may have died", "march 20 km": a verb, not a month
         month = _month_number(month_name)
         if month is None:
             continue
@@ -233,6 +253,8 @@ def absolute(text: str, today: date) -> list[tuple[date, date, str, tuple[str, .
     for m in _BARE_YEAR.finditer(text):
         if any(a <= m.start() < b for a, b in taken):
             continue
+        if _MONEY_BEFORE.search(text[: m.start()]) or _COUNTED_AFTER.match(text[m.end():]):
+            continue  # "₹2000", "2000 people": a figure of a year's shape, not a time
         year = int(m["y"])
         start, end = date(year, 1, 1), date(year, 12, 31)
         before = _PART_BEFORE.search(text[: m.start()])
@@ -246,8 +268,13 @@ def absolute(text: str, today: date) -> list[tuple[date, date, str, tuple[str, .
     return found
 
 
-def relative(text: str, today: date) -> list[tuple[date, date, str]]:
-    """Dates named relative to `today`: yesterday, कल (by tense), last week, पिछले महीने, on Monday…"""
+def relative(text: str, today: date, same_day_weekday: bool = False
+             ) -> list[tuple[date, date, str, tuple[str, ...]]]:
+    """Dates named relative to `today`: yesterday, कल (by tense), last week, पिछले महीने, on Monday,
+    3 days ago, the last 7 days: (start, end, what was said, its numbers). "On Monday" is the last
+    Monday before `today`; with `same_day_weekday` (an article's own sentence, read from its date)
+    it may be `today` itself, as a report dated Monday says "on Monday" of that day."""
+    text = normalize_digits(text)
     out = []
     for m in _DAY_WORDS.finditer(text):
         w = m.group(1).lower()
@@ -263,14 +290,24 @@ def relative(text: str, today: date) -> list[tuple[date, date, str]]:
                 d = today + timedelta(days=2)
         else:  # कल / kal
             d = today + timedelta(days=1) if _FUTURE.search(text) else today - timedelta(days=1)
-        out.append((d, d, m.group(0)))
+        out.append((d, d, m.group(0), ()))
     for m in _AGO.finditer(text):
         n = int(m.group(1)) if m.group(1).isdigit() else _NUM_WORDS[m.group(1).lower()]
         d = today - timedelta(days=n * _UNIT_DAYS[m.group(2).lower()])
-        out.append((d, d, m.group(0)))
+        out.append((d, d, m.group(0), (m.group(1),) if m.group(1).isdigit() else ()))
+    for m in _LAST_N.finditer(text):
+        n = int(m["n"]) if m["n"].isdigit() else _NUM_WORDS[m["n"].lower()]
+        out.append((today - timedelta(days=n * _UNIT_DAYS[m["unit"].lower()]), today, m.group(0),
+                    (m["n"],) if m["n"].isdigit() else ()))
     for m in _RELATIVE.finditer(text):
-        unit = _UNIT[m["unit"].lower()]
-        last = m["which"].lower() not in ("this", "current", "इस", "is")
+        which, unit = m["which"].lower(), _UNIT[m["unit"].lower()]
+        if which == "is" and m["unit"].lower() not in _ROMAN_UNITS:
+            continue  # "What is year-on-year growth?": English "is", not romanised इस
+        last = which not in ("this", "current", "इस", "is")
+        if which == "past":  # "the past week": the days up to today
+            start = today - timedelta(days={"week": 7, "month": 30, "year": 365}[unit])
+            out.append((start, today, m.group(0), ()))
+            continue
         if unit == "week":
             monday = today - timedelta(days=today.weekday()) - timedelta(days=7 * last)
             start, end = monday, monday + timedelta(days=6)
@@ -281,12 +318,14 @@ def relative(text: str, today: date) -> list[tuple[date, date, str]]:
         else:
             y = today.year - last
             start, end = date(y, 1, 1), date(y, 12, 31)
-        out.append((start, min(end, today) if not last else end, m.group(0)))
+        out.append((start, min(end, today) if not last else end, m.group(0), ()))
     for m in _WEEKDAY.finditer(text):
         wd = _WEEKDAYS[m.group(1).lower()]
-        back = (today.weekday() - wd) % 7 or 7  # "on Monday": the last Monday before the reference day
+        back = (today.weekday() - wd) % 7
+        if not back and not same_day_weekday:
+            back = 7  # asked on a Monday, "on Monday" is the one before: today would be "today"
         d = today - timedelta(days=back)
-        out.append((d, d, m.group(0)))
+        out.append((d, d, m.group(0), ()))
     return out
 
 
@@ -311,17 +350,19 @@ def parse(question: str, now: datetime | date | None = None) -> When:
     """What `question` says about time, against the reference time `now` (None: the clock)."""
     today = _day(now)
     spans = absolute(question, today)
-    dates = [(s, e, said) for s, e, said, _, _, _ in spans] + relative(question, today)
+    near = relative(question, today)
+    dates = [(s, e, said) for s, e, said, _, _, _ in spans] + [(s, e, said) for s, e, said, _ in near]
     # "शुरुआत में" after a month is a part of it ("अक्टूबर की शुरुआत में"), not "at first".
-    rest = question
+    # "at the start of March 2024" likewise. The parts go first: the dates they belong to are taken out after.
+    rest = re.sub(rf"(?:{_MONTH}|{_YEAR})\s*(?:के|की)?\s*(?:अंत|आखिर|आख़िर|आखिरी|शुरुआत|शुरू|मध्य|बीच)\s*(?:में)?"
+                  rf"|\b(?:at\s+|in\s+)?(?:the\s+)?(?:end|beginning|start|middle)\s+of\s+(?:{_MONTH}|{_YEAR})", " ",
+                  normalize_digits(question), flags=re.IGNORECASE)
     for _, _, said, _, a, b in spans:
         rest = rest.replace(said, " ")
-    rest = re.sub(rf"(?:{_MONTH}|{_YEAR})\s*(?:के|की)?\s*(?:अंत|आखिर|आख़िर|आखिरी|शुरुआत|शुरू|मध्य|बीच)\s*(?:में)?", " ",
-                  normalize_digits(rest), flags=re.IGNORECASE)
     kind = intent(rest)
     start = min((s for s, _, _ in dates), default=None)
     end = max((e for _, e, _ in dates), default=None)
-    numbers = frozenset(n for span in spans for n in span[3])
+    numbers = frozenset(n for span in spans for n in span[3]) | frozenset(n for r in near for n in r[3])
     return When(start=start, end=end, intent=kind, changing=changing(question),
                 said=tuple(said for _, _, said in dates), date_numbers=numbers)
 
@@ -329,4 +370,4 @@ def parse(question: str, now: datetime | date | None = None) -> When:
 def dates_in(text: str, reference: date) -> list[tuple[date, date]]:
     """Days a sentence names (absolute forms, and weekdays/yesterday read from its article's date)."""
     return [(s, e) for s, e, *_ in absolute(text, reference)] + \
-        [(s, e) for s, e, _ in relative(text, reference) if s <= reference]
+        [(s, e) for s, e, _, _ in relative(text, reference, same_day_weekday=True) if s <= reference]

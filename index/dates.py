@@ -21,8 +21,12 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIME = re.compile(r"^\d{4}-?\d{2}-?\d{2}[T ]\d{2}")
 #: The seeds' and our CMS's printed forms: `Feb 10, 2021`, `February 10, 2021`, `Feb. 10, 2021`,
 #: and the same with a time after it (`Feb 10, 2021, 04:35 AM IST`), whose date is the printed one.
-_PRINTED = re.compile(r"^([A-Z][a-z]{2,8}\.? \d{1,2}, \d{4})(?:,?\s+\d{1,2}:\d{2}.*)?$", re.IGNORECASE)
-_PRINTED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%b. %d, %Y")
+#: Also with the weekday in front (`Wednesday, February 10, 2021`) and day first (`10 February 2021`,
+#: `10 Feb, 2021`), as Indian sites print them.
+_PRINTED = re.compile(r"^(?:[A-Z][a-z]{2,8}day,?\s+)?([A-Z][a-z]{2,8}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,8}\.?,? \d{4})"
+                      r"(?:,?\s+\d{1,2}:\d{2}.*)?$", re.IGNORECASE)
+_PRINTED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%b. %d, %Y", "%d %b %Y", "%d %B %Y", "%d %b. %Y", "%d %b, %Y",
+                    "%d %B, %Y")
 
 
 def article_date(text: str | None) -> str | None:
@@ -63,6 +67,16 @@ def instant(text: str) -> datetime:
         raise ValueError(f"'{text}' has no time zone, so the moment it names is unknown (write it with "
                          f"one, e.g. {moment.strftime('%Y-%m-%dT%H:%M:%S')}+05:30)")
     return moment.astimezone(timezone.utc)
+
+
+def as_written(text: str) -> datetime:
+    """The moment `text` names, as `instant` reads and checks it, but in the zone it was written
+    in: `2024-03-10T01:00+05:30` stays the 10th (in UTC it is the 9th), so "yesterday" asked as at
+    that moment is the 9th, as the desk means it. Raises ValueError as `instant` does."""
+    moment = instant(text)
+    raw = " ".join(str(text).split())
+    written = _iso(raw) if _ISO_TIME.match(raw) or _ISO_DATE.match(raw) else _rfc2822(raw)
+    return moment.astimezone(written.tzinfo)
 
 
 def _checked(iso_date: str) -> str | None:

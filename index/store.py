@@ -330,6 +330,38 @@ def save_vectors(path: Path, vectors: np.ndarray) -> None:
     np.save(path, np.asarray(vectors).astype(VECTOR_DTYPE, copy=False))
 
 
+def date_range(dates) -> dict:
+    """The archive's dates for the manifest and `khabar stats`: the first and last article date
+    (`YYYY-MM-DD`; None when no article is dated) and how many articles are dated and undated (an
+    unreadable date counts as undated: the time stage ranks such an article neutrally)."""
+    days, undated = [], 0
+    for d in dates:
+        text = str(d or "")[:10]
+        try:
+            days.append(datetime.strptime(text, "%Y-%m-%d").date().isoformat())
+        except ValueError:
+            undated += 1
+    return {"first": min(days, default=None), "last": max(days, default=None), "dated": len(days),
+            "undated": undated}
+
+
+def stored_date_range(conn) -> dict:
+    """`date_range` of a store's live articles (an update's manifest; an index written before the
+    manifest carried it). `conn`: a sqlite3 connection or the store's own `db`."""
+    query = "SELECT date FROM documents WHERE deleted = 0"
+    rows = conn.all(query) if hasattr(conn, "all") else conn.execute(query).fetchall()
+    return date_range(d for (d,) in rows)
+
+
+def range_line(dates: dict | None) -> str:
+    """One line: `2023-09-05 to 2024-03-07 (40 dated, 2 undated)`."""
+    if not dates:
+        return "dates not recorded (an index built before they were; rebuild to see them)"
+    if not dates["dated"]:
+        return f"no dated article ({dates['undated']} undated)"
+    return f"{dates['first']} to {dates['last']} ({dates['dated']} dated, {dates['undated']} undated)"
+
+
 def write_index(out: Path, *, documents: list[Document], sentences: list[Sentence], passages: list[Passage],
                 passage_vectors: np.ndarray, sentence_vectors: np.ndarray, passage_hashes: list[str],
                 sentence_hashes: list[str], faiss_index: faiss.Index, bm25: BM25, model: dict,
@@ -355,7 +387,7 @@ def write_index(out: Path, *, documents: list[Document], sentences: list[Sentenc
                 "counts": {"documents": len(documents), "sentences": len(sentences), "passages": len(passages)},
                 "document_rows": len(documents),
                 "corpus_fingerprint": corpus_fingerprint(documents), "faiss": dense.kind(faiss_index),
-                "settings": settings, "stats": stats}
+                "dates": date_range(d.date for d in documents), "settings": settings, "stats": stats}
     return write_generation(out, fill, manifest)
 
 

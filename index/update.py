@@ -36,8 +36,8 @@ from index.corpus import Corpus, Document, Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info
 from index.passages import Passage, Sentence, bm25_text, segment
 from index.store import (FILES, P_DELETED, P_DOC, PASSAGE_VECTORS, Index, IndexLoadError, fingerprint_of,
-                         has_embargoes_column, insert_rows, load_index, passage_table, sqlite_uri, text_sha,
-                         upgrade_store, write_generation, writer_lock)
+                         has_embargoes_column, insert_rows, load_index, passage_table, sqlite_uri, stored_date_range,
+                         text_sha, upgrade_store, write_generation, writer_lock)
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete
             "counts": {"documents": live_docs, "sentences": len(old.sentences) + len(sentences),
                        "passages": len(table)},
             "document_rows": rows, "corpus_fingerprint": fingerprint, "faiss": old.manifest["faiss"],
-            "settings": old.manifest["settings"],
+            "dates": _dates(tmp / FILES["store"]), "settings": old.manifest["settings"],
             "stats": {**old.manifest.get("stats", {}),
                       "last_update": {"added": len(new_docs) - len(replaced), "replaced": len(replaced),
                                       "deleted": len(set(delete) - set(replaced)), "embedded": embedded,
@@ -286,6 +286,15 @@ def _passage_texts(store: Path, table: np.ndarray):
         conn.close()
     for doc_row, first, n, _lang, deleted in table:
         yield "" if deleted else bm25_text(titles[int(doc_row)], " ".join(texts[first:first + n]))
+
+
+def _dates(store: Path) -> dict:
+    """The live articles' date range (index/store.py `date_range`), after the update."""
+    conn = sqlite3.connect(store)
+    try:
+        return stored_date_range(conn)
+    finally:
+        conn.close()
 
 
 def _counts(store: Path) -> tuple[int, int, str]:

@@ -1,6 +1,7 @@
 """Time-sensitive questions over an archive of stories that move (issue 21): right first quote, stale figures.
 
-    python scripts/eval_dated.py [--set scripts/eval_sets/dated] [--work .khabar/eval-dated] [--no-time] [--json OUT]
+    python scripts/eval_dated.py [--set scripts/eval_sets/dated] [--questions questions.jsonl] [--work .khabar/eval-dated]
+                                 [--no-time] [--json OUT]
 
 The set is a corpus folder (`corpus/`: .txt and .jsonl articles dated in the forms exports write,
 ISO 8601 with zones, RFC 2822, printed dates, one undated) and `questions.jsonl`, one question a
@@ -13,6 +14,8 @@ Right first quote: the first answer is a sentence of an expected article and say
 another article and gives one of the stale figures. Every question is asked through the real
 engine (bot/engine.py) with `engine.as_of` set to its reference time, so what is measured is what
 `khabar ask --as-of` serves. `--no-time` turns the time stage off (answer.time_aware).
+`--questions short.jsonl`: the set's short questions instead, asked as a new user asks them, the
+story named by its kind only ("Who won the bypoll?", "Is the strike still on?"), as in issue 21.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import load_settings  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from index.build import build_index  # noqa: E402
-from index.dates import instant  # noqa: E402
+from index.dates import as_written  # noqa: E402
 from index.embed import Embedder  # noqa: E402
 
 DEFAULT_SET = ROOT / "scripts" / "eval_sets" / "dated"
@@ -60,6 +63,8 @@ def index_of(corpus: Path, out: Path, settings, embedder) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--set", type=Path, default=DEFAULT_SET, help="folder with corpus/ and questions.jsonl")
+    ap.add_argument("--questions", default="questions.jsonl", help="the question file in --set (short.jsonl: "
+                                                                     "the story named by its kind only)")
     ap.add_argument("--work", type=Path, default=ROOT / ".khabar" / "eval-dated", help="where its index is built")
     ap.add_argument("--no-time", action="store_true", help="the time stage off (answer.time_aware = false)")
     ap.add_argument("--show", action="store_true", help="print every question's verdict")
@@ -72,12 +77,12 @@ def main() -> int:
             print("this Khabar has no time stage; --no-time changes nothing", file=sys.stderr)
         settings.answer.time_aware = False
     embedder = Embedder(settings.index)
-    items = [json.loads(line) for line in (args.set / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    items = [json.loads(line) for line in (args.set / args.questions).read_text(encoding="utf-8").splitlines()
              if line.strip()]
     engine = Engine(settings, index_of(args.set / "corpus", args.work / "index", settings, embedder), embedder)
     verdicts, seconds = [], []
     for item in items:
-        engine.as_of = instant(item["as_of"]) if item.get("as_of") else None
+        engine.as_of = as_written(item["as_of"]) if item.get("as_of") else None
         t = time.perf_counter()
         result = engine.ask(item["q"])
         seconds.append(time.perf_counter() - t)

@@ -99,3 +99,37 @@ def test_html_bodies_are_parsed_and_slack_like_text_is_kept(tmp_path):
     assert "Dogs & owners came." in docs["html"].text
     assert "<!channel> <!here> <@U123> greeted them" in docs["slack"].text
     assert "< 50 rupees" in docs["slack"].text
+
+
+@pytest.mark.parametrize("line, day", [
+    ("Wed, 10 Feb 2021 04:35:00 +0530", "2021-02-10"),           # RFC 2822, as an RSS export writes it
+    ("Published: Wed, 10 Feb 2021 23:35:00 GMT", "2021-02-10"),
+    ("2021-02-10T00:30:00+05:30", "2021-02-10"),                 # ISO 8601 with a zone: the date as written
+    ("Updated: 2021-02-10T04:35:00Z", "2021-02-10"),
+    ("2021-02-10 04:35:00+05:30", "2021-02-10"),
+    ("Wednesday, February 10, 2021", "2021-02-10"),              # printed, with the weekday
+    ("10 February 2021", "2021-02-10"),                          # printed, day first
+])
+def test_a_txt_date_line_in_the_forms_exports_write(line, day):
+    doc = parse_txt(f"Bridge toll rises\n{line}\n\nThe toll rose to 41 on Monday.", "bridge")
+    assert doc.date == day
+    assert line not in doc.text  # the date line is metadata, never a sentence to quote
+
+
+@pytest.mark.parametrize("field, value, day", [
+    ("date", "Wed, 10 Feb 2021 04:35:00 +0530", "2021-02-10"),
+    ("pubDate", "Wed, 10 Feb 2021 23:35:00 GMT", "2021-02-10"),
+    ("published", "2021-02-10T00:30:00+05:30", "2021-02-10"),
+    ("date", "2021-02-09T20:00:00Z", "2021-02-09"),
+])
+def test_a_jsonl_date_in_the_forms_exports_write(tmp_path, field, value, day):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "a", "title": "T", "text": "The toll rose to 41.",
+                                                  field: value}), encoding="utf-8")
+    assert read_corpus(tmp_path).documents[0].date == day
+
+
+def test_an_undated_article_stays_undated(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "a", "title": "T", "text": "The toll rose to 41."}),
+                                      encoding="utf-8")
+    (tmp_path / "b.txt").write_text("A headline\n\nThe toll rose to 41 on Monday.", encoding="utf-8")
+    assert [d.date for d in read_corpus(tmp_path).documents] == [None, None]

@@ -146,3 +146,34 @@ def test_cli_stats_table_json_plot_and_errors(settings, tmp_path):
     missing = run(KHABAR_SLACK_STATE_FILE=str(tmp_path / "nowhere.sqlite3"))
     assert missing.returncode == 2 and "no state file at" in missing.stderr and "Traceback" not in missing.stderr
     assert not (tmp_path / "nowhere.sqlite3").exists()
+
+
+def test_the_archive_date_range():
+    from index.store import date_range, range_line
+
+    dates = date_range(["2024-03-07", None, "2021-06-08", "garbage", "2023-09-14"])
+    assert dates == {"first": "2021-06-08", "last": "2024-03-07", "dated": 3, "undated": 2}
+    assert range_line(dates) == "2021-06-08 to 2024-03-07 (3 dated, 2 undated)"
+    assert range_line(date_range([None])) == "no dated article (1 undated)"
+    assert "rebuild" in range_line(None)
+
+
+@pytest.mark.slow
+def test_stats_report_the_archive_dates_also_of_an_older_index(seed_index_dir, settings, tmp_path):
+    import dataclasses
+    import shutil
+
+    from bot.stats import archive_report, render
+    from index.store import read_manifest
+
+    report = archive_report(dataclasses.replace(settings, index_dir=seed_index_dir))
+    manifest = read_manifest(seed_index_dir)
+    assert report["dates"] == manifest["dates"] and report["dates"]["dated"] > 0
+    assert report["line"].startswith(manifest["dates"]["first"] + " to ")
+    old = tmp_path / "old"  # an index written before the manifest carried its dates: read from the store
+    shutil.copytree(seed_index_dir, old)
+    (old / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "dates"}))
+    assert archive_report(dataclasses.replace(settings, index_dir=old))["dates"] == manifest["dates"]
+    assert "not read" in archive_report(dataclasses.replace(settings, index_dir=tmp_path / "none"))["line"]
+    empty = summarise([], [], 0.0, 1.0)
+    assert "archive       " + report["line"] in render({**empty, "archive": report})
