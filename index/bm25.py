@@ -22,6 +22,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from index.progress import bar, ticking
 from index.text import search_terms
 
 log = logging.getLogger(__name__)
@@ -134,13 +135,15 @@ class BM25:
         self._size = int(retriever.scores["num_docs"]) if n_passages is None else n_passages
 
     @classmethod
-    def build(cls, texts: list[str], k1: float, b: float, live: np.ndarray | None = None) -> "BM25":
+    def build(cls, texts: list[str], k1: float, b: float, live: np.ndarray | None = None,
+              progress: bool = False) -> "BM25":
         pids = None if live is None or live.all() else np.flatnonzero(live).astype(np.int64)
         kept = texts if pids is None else [texts[i] for i in pids]
-        counts = count_terms([search_terms(t) for t in kept])
+        with bar(progress, "BM25", total=len(kept), unit="passage") as analysed:
+            counts = count_terms([search_terms(t) for t in ticking(kept, analysed)])
         return cls(_retriever(counts, k1, b), pids, len(texts), counts)
 
-    def updated(self, added: list[str], live: np.ndarray, k1: float, b: float) -> "BM25":
+    def updated(self, added: list[str], live: np.ndarray, k1: float, b: float, progress: bool = False) -> "BM25":
         """This index after an update: `added` are the texts of the passages appended (the last
         len(added) of `live`, which says for every passage whether it is still served). Only the
         added texts are analysed; every score is recomputed from the counts."""
@@ -153,7 +156,8 @@ class BM25:
         keep = live[indexed]
         new_pids = n_before + np.flatnonzero(live[n_before:])
         vocab = dict(self.counts.vocab)
-        new = count_terms([search_terms(added[i - n_before]) for i in new_pids], vocab)
+        with bar(progress, "BM25", total=len(new_pids), unit="passage") as analysed:
+            new = count_terms([search_terms(added[i - n_before]) for i in ticking(new_pids, analysed)], vocab)
         counts = merged(self.counts, keep, new)
         all_pids = np.concatenate([indexed[keep], new_pids])
         pids = None if live.all() else all_pids

@@ -15,6 +15,7 @@ from index.config import IndexSettings
 from index.corpus import Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info, text_hash
 from index.passages import Passage, bm25_text, embed_text, passage_text, segment
+from index.progress import bar as step_bar
 from index.store import cached_vectors, write_index, writer_lock
 
 log = logging.getLogger(__name__)
@@ -158,15 +159,16 @@ def _build(corpus_dirs, out, settings, embedder, progress, reuse_from) -> BuildS
     total = len(passages) + len(sentences)
 
     bm25 = BM25.build([bm25_text(titles[p.doc_id], passage_text(p, sentences)) for p in passages],
-                      k1=settings.bm25_k1, b=settings.bm25_b)
-    findex = dense.build(pvec, settings)
+                      k1=settings.bm25_k1, b=settings.bm25_b, progress=progress)
+    findex = dense.build(pvec, settings, progress=progress)
     seconds = time.perf_counter() - started
     build_settings = build_settings_of(settings)
-    write_index(out, documents=docs, sentences=sentences, passages=passages, passage_vectors=pvec,
-                sentence_vectors=svec, passage_hashes=phash, sentence_hashes=shash, faiss_index=findex, bm25=bm25,
-                model=manifest_model_info(embedder), settings=build_settings,
-                stats={"seconds": round(seconds, 2), "embedded": embedded, "reused": total - embedded,
-                       "skipped": [asdict(s) for s in corpus.skipped]})
+    with step_bar(progress, f"writing {Path(out).name}"):
+        write_index(out, documents=docs, sentences=sentences, passages=passages, passage_vectors=pvec,
+                    sentence_vectors=svec, passage_hashes=phash, sentence_hashes=shash, faiss_index=findex,
+                    bm25=bm25, model=manifest_model_info(embedder), settings=build_settings,
+                    stats={"seconds": round(seconds, 2), "embedded": embedded, "reused": total - embedded,
+                           "skipped": [asdict(s) for s in corpus.skipped]})
     return BuildSummary(out=Path(out), documents=len(docs), passages=len(passages), sentences=len(sentences),
                         embedded=embedded, reused=total - embedded,
                         seconds=time.perf_counter() - started, skipped=corpus.skipped)

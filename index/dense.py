@@ -18,11 +18,15 @@ import faiss
 import numpy as np
 
 from index.config import IndexSettings
+from index.progress import bar
 
 
 #: Training points per IVF list and the sample cap (k-means needs ~40 a centroid).
 TRAIN_PER_LIST = 40
 TRAIN_MAX = 500_000
+#: Vectors a build adds per call, so its bar has a rate and an ETA. The same with or without a bar
+#: (an HNSW graph grown in steps is the incremental HNSW of an update: recall measured equal).
+ADD_CHUNK = 8192
 
 
 def kind_for(passages: int, settings: IndexSettings) -> str:
@@ -32,21 +36,29 @@ def kind_for(passages: int, settings: IndexSettings) -> str:
     return "hnsw" if passages > settings.hnsw_threshold else "flat"
 
 
-def build(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
+def build(vectors: np.ndarray, settings: IndexSettings, progress: bool = False) -> faiss.Index:
+    """The index a build of these vectors makes; `progress`: a bar for training and adding."""
     dim = vectors.shape[1]
     chosen = kind_for(len(vectors), settings)
     if chosen == "ivfpq":
-        return _ivfpq(np.ascontiguousarray(vectors, dtype=np.float32), settings)
+        return _ivfpq(np.ascontiguousarray(vectors, dtype=np.float32), settings, progress)
     if chosen == "hnsw":
         index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.hnsw_ef_construction
     else:
         index = faiss.IndexFlatIP(dim)
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    _add_in_chunks(index, np.ascontiguousarray(vectors, dtype=np.float32), progress, f"faiss {chosen}")
     return index
 
 
-def _ivfpq(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
+def _add_in_chunks(index: faiss.Index, vectors: np.ndarray, progress: bool, desc: str) -> None:
+    with bar(progress, desc, total=len(vectors), unit="vector") as b:
+        for start in range(0, len(vectors), ADD_CHUNK):
+            index.add(vectors[start:start + ADD_CHUNK])
+            b.update(min(ADD_CHUNK, len(vectors) - start))
+
+
+def _ivfpq(vectors: np.ndarray, settings: IndexSettings, progress: bool = False) -> faiss.Index:
     n, dim = vectors.shape
     nlist = max(1, min(int(2 * np.sqrt(n)), TRAIN_MAX // TRAIN_PER_LIST))  # 2·√n: measured, BENCHMARKS.md
     # 8-bit codes need 256 training points a sub-quantiser; a smaller archive gets fewer bits.
@@ -55,8 +67,9 @@ def _ivfpq(vectors: np.ndarray, settings: IndexSettings) -> faiss.Index:
     index = faiss.index_factory(dim, f"{opq}IVF{nlist},PQ{settings.ivfpq_m}x{nbits}", faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(0)  # a fixed sample: the same vectors train the same index
     size = min(n, max(TRAIN_PER_LIST * nlist, TRAIN_PER_LIST * 2 ** nbits), TRAIN_MAX)
-    index.train(vectors[np.sort(rng.choice(n, size=size, replace=False))])
-    index.add(vectors)
+    with bar(progress, f"faiss training (ivfpq, {size:,} vectors)"):  # one call: elapsed time, no ETA
+        index.train(vectors[np.sort(rng.choice(n, size=size, replace=False))])
+    _add_in_chunks(index, vectors, progress, "faiss ivfpq")
     return index
 
 
@@ -120,6 +133,6 @@ def load(path: Path) -> faiss.Index:
     return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
 
 
-def add(index: faiss.Index, vectors: np.ndarray) -> None:
+def add(index: faiss.Index, vectors: np.ndarray, progress: bool = False) -> None:
     """Append vectors (an update's new passages); ids continue from `index.ntotal`."""
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    _add_in_chunks(index, np.ascontiguousarray(vectors, dtype=np.float32), progress, f"faiss {kind(index)}")
