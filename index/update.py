@@ -35,6 +35,7 @@ from index.config import IndexSettings
 from index.corpus import Corpus, Document, Skipped, read_corpus, skipped_lines
 from index.embed import Embedder, manifest_model_info
 from index.passages import Passage, Sentence, bm25_text, segment
+from index.progress import bar as step_bar
 from index.store import (FILES, P_DELETED, P_DOC, PASSAGE_VECTORS, Index, IndexLoadError, fingerprint_of,
                          has_embargoes_column, insert_rows, load_index, passage_table, sqlite_uri, stored_date_range,
                          text_sha, upgrade_store, write_generation, writer_lock)
@@ -131,20 +132,21 @@ def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete
 
     def fill(tmp: Path) -> None:
         t0 = time.perf_counter()
-        _copy_store(old, tmp / FILES["store"], new_docs, doc_rows, sentences, passages, shash, phash, gone_rows)
-        table = np.array(old.passages.table)
-        if gone_rows:
-            table[np.isin(table[:, P_DOC], gone_rows), P_DELETED] = 1
-        langs = _langs(old, passages, sentences)
-        table = np.concatenate([table, passage_table(passages, doc_rows, langs)])
-        np.save(tmp / FILES["passages"], table)
-        _append_vectors(old.sentence_vectors, svec, tmp / FILES["sentence_vectors"])
-        if isinstance(old.passage_vectors, np.ndarray):  # kept beside a compressed dense index
-            _append_vectors(old.passage_vectors, pvec, tmp / PASSAGE_VECTORS)
+        with step_bar(progress, f"writing {path.name}"):
+            _copy_store(old, tmp / FILES["store"], new_docs, doc_rows, sentences, passages, shash, phash, gone_rows)
+            table = np.array(old.passages.table)
+            if gone_rows:
+                table[np.isin(table[:, P_DOC], gone_rows), P_DELETED] = 1
+            langs = _langs(old, passages, sentences)
+            table = np.concatenate([table, passage_table(passages, doc_rows, langs)])
+            np.save(tmp / FILES["passages"], table)
+            _append_vectors(old.sentence_vectors, svec, tmp / FILES["sentence_vectors"])
+            if isinstance(old.passage_vectors, np.ndarray):  # kept beside a compressed dense index
+                _append_vectors(old.passage_vectors, pvec, tmp / PASSAGE_VECTORS)
         phases["copy_and_append"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         findex = faiss.read_index(str(old.path / FILES["faiss"]))  # a writable copy; the served one is mapped
-        dense.add(findex, pvec)
+        dense.add(findex, pvec, progress=progress)
         dense.save(findex, tmp / FILES["faiss"])
         del findex
         phases["faiss_add"] = time.perf_counter() - t0
@@ -155,11 +157,12 @@ def _update(path: Path, settings: IndexSettings, embedder: Embedder, add, delete
         if old.bm25.counts is not None:  # only the added passages are analysed
             by_sid = {s.sid: s for s in sentences}
             added = [bm25_text(titles[p.doc_id], " ".join(by_sid[i].text for i in p.sids)) for p in passages]
-            bm25 = old.bm25.updated(added, live, k1=k1, b=b)
+            bm25 = old.bm25.updated(added, live, k1=k1, b=b, progress=progress)
         else:
             log.info("%s keeps no BM25 term counts (written by an older build): BM25 is rebuilt from every "
                      "stored text this once", path)
-            bm25 = BM25.build(list(_passage_texts(tmp / FILES["store"], table)), k1=k1, b=b, live=live)
+            bm25 = BM25.build(list(_passage_texts(tmp / FILES["store"], table)), k1=k1, b=b, live=live,
+                              progress=progress)
         bm25.save(tmp / FILES["bm25"])
         phases["bm25"] = time.perf_counter() - t0
         live_docs, rows, fingerprint = _counts(tmp / FILES["store"])

@@ -1,7 +1,8 @@
-"""`khabar build` shows a bar for each long step (issue 22, item 7) on stderr, and none under --quiet.
+"""`khabar build` (a full build and an update) shows a bar for each long step (issue 22, item 7) on
+stderr, and none under --quiet.
 
 In-process through bot/cli.py's `main`, with the session's embedder, rebuilding a copy of the
-seed index (its embeddings are reused, so nothing is embedded again: quick).
+seed index (its embeddings are reused, so a build embeds nothing again and an update one article).
 """
 from __future__ import annotations
 
@@ -64,3 +65,22 @@ def test_chunked_add_is_the_index_of_one_add(settings):
         got = built.search(q, 5)
         np.testing.assert_array_equal(got[1], want[1])
         np.testing.assert_array_equal(got[0], want[0])
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_update_names_each_step_and_quiet_prints_no_bar(cli, capsys, tmp_path, seed_index_dir, quiet):
+    out = tmp_path / "index"
+    shutil.copytree(seed_index_dir, out)
+    today = tmp_path / "today"
+    today.mkdir()
+    (today / "wells.txt").write_text("Khabar test desk wins a prize\nThe desk reported on 412 village wells.\n",
+                                     encoding="utf-8")
+    rc = cli(["build", "--add", str(today), "--out", str(out), *(["--quiet"] if quiet else [])])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "|" not in captured.out and "it/s" not in captured.out
+    if quiet:
+        assert captured.err == ""
+    else:
+        for step in STEPS:
+            assert f"{step}:" in captured.err, f"no bar for {step!r}: {captured.err!r}"
