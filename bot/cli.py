@@ -68,7 +68,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     as_of = _as_of(args.as_of)
     from bot.runtime import Runtime
 
-    with Runtime(settings, args.index) as runtime:
+    # A first use builds the seeds index: its bars on a terminal, never in JSON mode (a script reads).
+    with Runtime(settings, args.index, progress=False if args.json else None) as runtime:
         hold_sigint(False)
         # Embargoes are checked, and "yesterday" / "last week" read, as at this moment (None: the clock).
         runtime.engine.as_of = as_of

@@ -84,3 +84,24 @@ def test_update_names_each_step_and_quiet_prints_no_bar(cli, capsys, tmp_path, s
     else:
         for step in STEPS:
             assert f"{step}:" in captured.err, f"no bar for {step!r}: {captured.err!r}"
+
+
+@pytest.mark.parametrize("json_mode, want", [(True, False), (False, None)])
+def test_ask_in_json_mode_never_shows_a_first_use_build_bar(monkeypatch, json_mode, want):
+    """`khabar ask --json` builds the seeds index on first use without a bar (None: on a terminal only)."""
+    import bot.runtime
+    from bot.cli import main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def runtime(settings, index=None, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(bot.runtime, "Runtime", runtime)
+    with pytest.raises(Stop):
+        main(["ask", *(["--json"] if json_mode else []), "Who is Mahima Kaul?"])
+    assert seen.get("progress") is want
