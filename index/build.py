@@ -38,31 +38,37 @@ class BuildSummary:
     def lines(self) -> list[str]:
         out = [f"Index written to {self.out}",
                f"  documents: {self.documents}   passages: {self.passages}   sentences: {self.sentences}",
-               f"  embeddings: {self.embedded} computed, {self.reused} reused from the previous index",
+               f"  embeddings: {self.embedded} computed, {self.reused} reused (from the previous index, or a text repeated)",
                f"  time: {self.seconds:.1f} s"]
         return out + skipped_lines(self.skipped)
 
 
 def embed_with_cache(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarray],
                       bar: tqdm | None) -> tuple[np.ndarray, list[str], int]:
+    """Vectors of `texts`: those `cache` has (by content key) are taken, and each other distinct text
+    is embedded once, however often it repeats (wire copy, a story republished verbatim). Returns
+    the vectors, their keys and how many texts were embedded."""
     prompt = embedder.passage_prompt_text
     hashes = [text_hash(prompt, t) for t in texts]
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    todo = []
+    rows_of: dict[str, list[int]] = {}  # a text not cached → every row that holds it
     for i, h in enumerate(hashes):
         if h in cache:
             out[i] = cache[h]
         else:
-            todo.append(i)
+            rows_of.setdefault(h, []).append(i)
+    groups = list(rows_of.values())
     if bar is not None:
-        bar.update(len(texts) - len(todo))
+        bar.update(len(texts) - sum(len(g) for g in groups))
     step = getattr(embedder, "chunk", EMBED_CHUNK)  # a cluster embedder takes everything in one job
-    for start in range(0, len(todo), step):
-        chunk = todo[start:start + step]
-        out[chunk] = embedder.passages([texts[i] for i in chunk])
+    for start in range(0, len(groups), step):
+        chunk = groups[start:start + step]
+        vectors = embedder.passages([texts[rows[0]] for rows in chunk])
+        for rows, vector in zip(chunk, vectors):
+            out[rows] = vector
         if bar is not None:
-            bar.update(len(chunk))
-    return out, hashes, len(todo)
+            bar.update(sum(len(rows) for rows in chunk))
+    return out, hashes, len(groups)
 
 
 def embed_all(embedder: Embedder, passages: list[Passage], sentences, titles: dict[str, str],

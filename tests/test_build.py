@@ -44,4 +44,43 @@ def test_one_pass_build_embeds_passages_only_and_answers(tmp_path, settings, emb
     assert again.embedded == 0
     separate = build_index([SEEDS], tmp_path / "separate", settings.index, embedder=embedder, progress=False,
                            reuse_from=[out])
-    assert separate.embedded == separate.sentences  # passages are shared, sentence vectors are not
+    distinct = {index.sentences[i].text for i in range(len(index.sentences))}
+    assert separate.embedded == len(distinct) <= separate.sentences  # passages are shared, sentence vectors are not
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, embedder):
+        self._embedder, self.texts = embedder, 0
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+    def passages(self, texts):
+        self.texts += len(texts)
+        return self._embedder.passages(texts)
+
+
+def test_a_text_repeated_in_a_build_is_embedded_once(tmp_path, settings, embedder):
+    """Wire copy: the same story under two headlines, and a third article sharing one sentence."""
+    body = ("The state budget allots Rs 5,000 crore to rural roads. The finance minister presented it on "
+            "Monday. Opposition members walked out during the speech.")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "wire-a.txt").write_text(f"Budget for rural roads\n\n{body}\n", encoding="utf-8")
+    (corpus / "wire-b.txt").write_text(f"Rs 5,000 crore for roads\n\n{body}\n", encoding="utf-8")
+    (corpus / "other.txt").write_text("Monsoon arrives early\n\nThe monsoon reached Mumbai two days early. "
+                                      "The finance minister presented it on Monday.\n", encoding="utf-8")
+    counting = CountingEmbedder(embedder)
+    summary = build_index([corpus], tmp_path / "index", settings.index, embedder=counting, progress=False)
+    total = summary.passages + summary.sentences
+    index = load_index(tmp_path / "index")
+    vecs = np.asarray(index.sentence_vectors, dtype=np.float32)
+    texts = [index.sentences[i].text for i in range(len(vecs))]
+    assert len(set(texts)) == summary.sentences - 4  # wire-b's three body sentences, other.txt's minister one
+    assert summary.embedded == counting.texts == summary.passages + len(set(texts)) < total
+    assert summary.reused == total - summary.embedded
+    first = {t: i for i, t in reversed(list(enumerate(texts)))}
+    for i, t in enumerate(texts):  # a repeated sentence has exactly the vector of its first copy
+        assert np.array_equal(vecs[i], vecs[first[t]])

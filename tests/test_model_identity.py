@@ -69,7 +69,8 @@ def index_a(tmp_path_factory, homes) -> Path:
     out = tmp_path_factory.mktemp("built-under-a") / "index"
     with a.active():
         summary = build_index([corpus], out, a.settings, embedder=a.embedder, progress=False)
-    assert summary.reused == 0 and summary.embedded == summary.passages + summary.sentences
+    # From scratch: nothing from a previous index; only a sentence the two articles share is reused.
+    assert summary.embedded > 0 and summary.reused <= 2 and summary.embedded + summary.reused == summary.passages + summary.sentences
     return out
 
 
