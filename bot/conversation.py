@@ -37,10 +37,54 @@ _BARE = re.compile(r"^\s*(?:why|when|where|how|who|what|which|how much|how many|
                    re.IGNORECASE)
 
 
-def is_followup(question: str, short_words: int) -> bool:
-    """Does this question need its conversation to be understood?"""
-    if (_BARE.match(question) or _LEADING.search(question) or _FOLLOWUP_EN.search(question)
-            or _FOLLOWUP_HI.search(question)):
+# "this week", "इस साल": a demonstrative that names a time, not a pointer back (common in dated questions).
+_TIME_DEMONSTRATIVE = re.compile(
+    r"\b(?:this|these)\s+(?:year|month|week|weekend|morning|afternoon|evening|time|season|session|quarter)s?\b|"
+    r"(?<![\u0900-\u097f])(?:इस|इन)\s+(?:साल|वर्ष|महीने|हफ्ते|हफ़्ते|सप्ताह|बार|समय|सत्र)(?![\u0900-\u097f])",
+    re.IGNORECASE)
+# Pointers at an event or a thing: a question that names a new subject is about that subject, not these.
+_EVENT_POINTERS = {"it", "its", "this", "these", "those"}
+_CLAUSE_BREAK = re.compile(r",|;|\band\b|\bbut\b|\bafter\b|\bbefore\b|\bwhen\b", re.IGNORECASE)
+_NAME_IN_QUESTION = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+_NOT_NAMES = {"who", "what", "when", "where", "why", "how", "which", "is", "are", "was", "did", "does", "do",
+              "can", "will", "has", "have", "the", "a", "an", "i", "and", "but", "so", "then", "tell", "give",
+              "he", "she", "they", "it", "this", "these", "those", "his", "her", "their", "its", "him", "them"}
+
+
+def _names(question: str) -> list[tuple[int, str]]:
+    """(position, name) of each capitalised run that is not a question or function word."""
+    out = []
+    for m in _NAME_IN_QUESTION.finditer(question):
+        words = m.group(0).split()
+        if m.start() == len(question) - len(question.lstrip()):
+            words = words[1:]  # the question's first word is capitalised anyway ("Till", "Why")
+        words = [w for w in words if w.lower().strip("'’.") not in _NOT_NAMES]
+        if words:
+            out.append((m.start() + m.group(0).find(words[0]), " ".join(words)))
+    return out
+
+
+def is_followup(question: str, short_words: int, anchor: str = "") -> bool:
+    """Does this question need its conversation (whose topic `anchor` is) to be understood?
+
+    A bare question word or a leading "and"/"what about" always does. A pronoun does, unless the
+    question itself names who or what it points at: a name in an earlier clause ("Who is Jack
+    Dorsey and what did he like?"; not "What did Twitter say about her?"), or, for "it"/"this", a name the anchor does not have (a new subject: "What did
+    the IT ministry say about it?" after a question about Mahima Kaul). Time demonstratives ("this
+    week", "इस साल") point at a time, not back."""
+    if _BARE.match(question) or _LEADING.search(question):
+        return True
+    text = _TIME_DEMONSTRATIVE.sub(" ", question)
+    names = _names(text)
+    new_names = [n for _, n in names if n.lower() not in anchor.lower()] if anchor else []
+    for m in _FOLLOWUP_EN.finditer(text):
+        word = m.group(0).lower()
+        if any(at < m.start() and _CLAUSE_BREAK.search(text, at, m.start()) for at, _ in names):
+            continue  # its antecedent is an earlier clause of the question itself
+        if word in _EVENT_POINTERS and new_names:
+            continue  # about a new subject, not the last one
+        return True
+    if _FOLLOWUP_HI.search(text):
         return True
     return len(tokenize(question)) <= short_words
 
@@ -111,7 +155,7 @@ def contextualize(question: str, history: list[Turn], settings: ConversationSett
     The last self-contained question anchors the topic; a chain of follow-ups keeps that
     anchor, so the retrieval query stays two questions long however long the thread gets.
     """
-    if not history or not is_followup(question, settings.short_question_words):
+    if not history or not is_followup(question, settings.short_question_words, history[-1].anchor):
         return question, question, False
     anchor = history[-1].anchor
     return f"{anchor} {question}", anchor, True

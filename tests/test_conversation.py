@@ -42,3 +42,22 @@ def test_memory_is_bounded_and_expires():
     convs.reset("t5")
     assert convs.history("t5") == []
     assert convs.history(None) == []
+
+
+def test_a_question_that_names_a_new_subject_starts_a_new_topic():
+    s = ConversationSettings()
+    kaul = Turn("Who is Mahima Kaul?", "Who is Mahima Kaul?", "Who is Mahima Kaul?", [1])
+    for q in ["Who is Jack Dorsey and what did he like?",            # the pronoun's antecedent is in it
+              "What did the Koo founders say about it?",             # "it" beside a new subject
+              "How many accounts did Twitter block this week?",      # a time, not a pointer back
+              "इस साल बजट कितना है?",
+              "What did Aprameya Radhakrishna say about this?"]:
+        q_out, anchor, follow = contextualize(q, [kaul], s)
+        assert not follow and q_out == q and anchor == q, q
+    for q in ["Till when will she stay?", "What did Twitter say about her?",  # still about Kaul
+              "And Jack Dorsey?", "What about Koo?",                           # led as a comparison
+              "Why did she quit it?", "When did Mahima Kaul announce it?",     # the anchor's own subject
+              "उन्होंने इस्तीफा क्यों दिया?"]:
+        assert contextualize(q, [kaul], s)[2], q
+    # Without a topic to compare with, a pronoun still needs its conversation.
+    assert is_followup("What did the Koo founders say about it?", 0)
