@@ -9,8 +9,11 @@ What is fitted, on the training folds' questions only:
   answerable questions whose first quote holds the answer (a smaller N wins ties within 0.002);
 - the calibration: logistic regression (L2) of "the first quote answers" on DECISION_FEATURES,
   unanswerable questions (article removed, close-topic) counting as 0;
-- the tiers: `answer` refuses at most --max-refused of the answerable questions the rules let
-  through; below `not_sure`, at least --none-precision of the questions are unanswerable ones.
+- the tiers: `answer` refuses at most `max_refused` of the answerable questions the rules let
+  through; of those it refuses, all but the lowest `none_share` (1%) get `not_sure` (the closest
+  quotes, labelled as possibly not answering) rather than nothing. Only `answer` counts as
+  answering, so `not_sure` changes no accuracy figure; it is what a reporter sees of the
+  answerable questions the answer tier just missed (and of the unanswerable ones as close).
 """
 from __future__ import annotations
 
@@ -98,23 +101,20 @@ def fit_calibration(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Linear:
 
 
 def tiers(conf: np.ndarray, answerable: np.ndarray, ruled: np.ndarray, max_refused: float,
-          none_precision: float) -> tuple[float, float]:
-    ok = answerable & ~ruled
-    scores = np.sort(conf[ok])
-    answer_at = float(scores[int(np.floor(max_refused * len(scores)))]) if len(scores) else 0.5
-    order = np.argsort(conf)
-    unans = (~answerable[order]).astype(float)
-    share = np.cumsum(unans) / np.arange(1, len(order) + 1)
-    not_sure_at = 0.0
-    for i in range(len(order)):
-        if conf[order[i]] >= answer_at:
-            break
-        if share[i] >= none_precision and i >= 10:
-            not_sure_at = float(conf[order[i]]) + 1e-6
-    return answer_at, min(not_sure_at, answer_at)
+          none_share: float) -> tuple[float, float]:
+    """(answer at, not sure at): the confidences below which `max_refused` and `none_share` of the
+    answerable questions the rules let through lie."""
+    scores = np.sort(conf[answerable & ~ruled])
+    if not len(scores):
+        return 0.5, 0.5
+
+    def below(share: float) -> float:
+        return float(scores[int(np.floor(share * len(scores)))])
+    answer_at = below(max_refused)
+    return answer_at, min(below(min(none_share, max_refused)), answer_at)
 
 
-def fit_decision(reads: list[Read], settings, max_refused: float = 0.04, none_precision: float = 0.9,
+def fit_decision(reads: list[Read], settings, max_refused: float = 0.04, none_share: float = 0.01,
                  reader_id: str | None = None, meta: dict | None = None) -> Decision:
     """`settings`: the AnswerSettings whose rules (`pipeline.refusals`) the tiers are chosen beside."""
     reads = [r for r in reads if r is not None]
@@ -132,7 +132,7 @@ def fit_decision(reads: list[Read], settings, max_refused: float = 0.04, none_pr
     z = cal(x)
     conf = 1 / (1 + np.exp(-z))
     answer_at, not_sure_at = tiers(conf, np.array([r.answerable for r in reads]),
-                                   np.array([r.ruled(n, blend, settings) for r in reads]), max_refused, none_precision)
+                                   np.array([r.ruled(n, blend, settings) for r in reads]), max_refused, none_share)
     return Decision(cal, blend=blend, answer_at=answer_at, not_sure_at=not_sure_at, candidates=n,
                     reader_id=reader_id, meta={**(meta or {}), "train_top1": round(best[0], 4),
                                                "questions": len(reads)})
