@@ -57,7 +57,6 @@ def test_a_missing_or_damaged_conversion_says_what_to_run(tmp_path):
         XlitModel.load(tmp_path / "never-converted")
     out = convert(tmp_path / "xlit")
     assert XlitModel.load(out).word("kitne") == "कितने"
-    assert convert(out) == out and (out / "weights.npz").stat().st_mtime_ns == (out / "weights.npz").stat().st_mtime_ns
     (out / "weights.npz").write_bytes(b"not an npz")
     with pytest.raises(XlitError, match="--force"):
         XlitModel.load(out)
