@@ -45,22 +45,20 @@ _TIME_DEMONSTRATIVE = re.compile(
 # Pointers at an event or a thing: a question that names a new subject is about that subject, not these.
 _EVENT_POINTERS = {"it", "its", "this", "these", "those"}
 _CLAUSE_BREAK = re.compile(r",|;|\band\b|\bbut\b|\bafter\b|\bbefore\b|\bwhen\b", re.IGNORECASE)
-_NAME_IN_QUESTION = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 _NOT_NAMES = {"who", "what", "when", "where", "why", "how", "which", "is", "are", "was", "did", "does", "do",
               "can", "will", "has", "have", "the", "a", "an", "i", "and", "but", "so", "then", "tell", "give",
               "he", "she", "they", "it", "this", "these", "those", "his", "her", "their", "its", "him", "them"}
 
 
 def _names(question: str) -> list[tuple[int, str]]:
-    """(position, name) of each capitalised run that is not a question or function word."""
+    """(position, name) of each capitalised run that is not a question or function word; the
+    question's first word is capitalised anyway ("Till", "Why"), so `_NAME_RUN` never starts there."""
+    start = len(question) - len(question.lstrip())
     out = []
-    for m in _NAME_IN_QUESTION.finditer(question):
-        words = m.group(0).split()
-        if m.start() == len(question) - len(question.lstrip()):
-            words = words[1:]  # the question's first word is capitalised anyway ("Till", "Why")
-        words = [w for w in words if w.lower().strip("'’.") not in _NOT_NAMES]
+    for m in _NAME_RUN.finditer(question[start:]):
+        words = [w for w in m.group(0).split() if w.lower().strip("'’.") not in _NOT_NAMES]
         if words:
-            out.append((m.start() + m.group(0).find(words[0]), " ".join(words)))
+            out.append((start + m.start() + m.group(0).find(words[0]), " ".join(words)))
     return out
 
 

@@ -126,6 +126,13 @@ class XlitModel:
         self._dec_ctx_w = np.ascontiguousarray(w_ih[:, :ctx])
         self._dec_emb_gates = (arrays["decoder.embedding.weight"] @ w_ih[:, ctx:].T
                                + arrays["decoder.dec_rnn.bias_ih_l0"] + arrays["decoder.dec_rnn.bias_hh_l0"])
+        # Each LSTM's two biases are one; made once, not per word.
+        self._enc_bias = {d: arrays[f"encoder.enc_rnn.bias_ih_l0{d}"] + arrays[f"encoder.enc_rnn.bias_hh_l0{d}"]
+                          for d in ("", "_reverse")}
+        layers = 1 + max(int(k.rsplit("_l", 1)[1]) for k in arrays if k.startswith("decoder.dec_rnn.weight_hh_l"))
+        self._dec_upper = [(arrays[f"decoder.dec_rnn.weight_ih_l{n}"], arrays[f"decoder.dec_rnn.bias_ih_l{n}"]
+                            + arrays[f"decoder.dec_rnn.bias_hh_l{n}"]) for n in range(1, layers)]
+        self._dec_hh = [arrays[f"decoder.dec_rnn.weight_hh_l{n}"] for n in range(layers)]
         self._in = {ch: i + len(_SPECIALS) for i, ch in enumerate("abcdefghijklmnopqrstuvwxyz")}
         self._out = {i: ch for i, ch in enumerate(_SPECIALS + list(glyphs))}
         self._out.update({i: "" for i in (0, _START, _END, _MASK)})  # what the package strips
@@ -156,8 +163,7 @@ class XlitModel:
         outs, finals = [], []
         for suffix, steps in (("", range(len(ids))), ("_reverse", range(len(ids) - 1, -1, -1))):
             w_hh = w[f"encoder.enc_rnn.weight_hh_l0{suffix}"]
-            x_parts = (x @ w[f"encoder.enc_rnn.weight_ih_l0{suffix}"].T + w[f"encoder.enc_rnn.bias_ih_l0{suffix}"]
-                       + w[f"encoder.enc_rnn.bias_hh_l0{suffix}"])  # every step's input share at once
+            x_parts = x @ w[f"encoder.enc_rnn.weight_ih_l0{suffix}"].T + self._enc_bias[suffix]  # all steps at once
             h, c = np.zeros(hid, np.float32), np.zeros(hid, np.float32)
             out = np.zeros((len(ids), hid), np.float32)
             for t in steps:
@@ -171,9 +177,7 @@ class XlitModel:
     def _decode(self, enc_out: np.ndarray, state: list[tuple[np.ndarray, np.ndarray]]) -> list[int]:
         w = self._w
         keys = enc_out @ w["decoder.W1.weight"].T + w["decoder.W1.bias"]
-        upper = [(w[f"decoder.dec_rnn.weight_ih_l{n}"], w[f"decoder.dec_rnn.bias_ih_l{n}"]
-                  + w[f"decoder.dec_rnn.bias_hh_l{n}"]) for n in range(1, len(state))]
-        w_hh = [w[f"decoder.dec_rnn.weight_hh_l{n}"] for n in range(len(state))]
+        upper, w_hh = self._dec_upper, self._dec_hh
         token, out = _START, []
         for _ in range(MAX_OUTPUT_CHARS):
             h_sum = sum(h for h, _ in state)

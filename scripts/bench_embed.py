@@ -51,18 +51,10 @@ BACKENDS = {  # name -> IndexSettings changes (+ "variant": an experimental ONNX
     "torch_bf16_weights": {"embed_backend": "torch", "torch_threads": 0, "weights": "bfloat16"},
     "onnx_fp32": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0},
     "onnx_int8": {"embed_backend": "onnx", "embed_precision": "int8", "embed_threads": 0},
-    "onnx_int8_dynamic_matmul": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0,
-                                 "variant": "int8_dynamic_matmul"},
-    "onnx_int8_static": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0,
-                         "variant": "int8_static"},
-    "onnx_int8_static_ffn2fp32": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0,
-                                  "variant": "int8_static_ffn2fp32"},
-    "onnx_int8_static_pct": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0,
-                             "variant": "int8_static_pct"},
-    "onnx_int8_dynamic_ffn2fp32": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0,
-                                   "variant": "int8_dynamic_ffn2fp32"},
-    "onnx_int8_dynamic_attention": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0,
-                                    "variant": "int8_dynamic_attention"},
+    # experimental quantisations of the fp32 export (VARIANTS below), each served from its own file
+    **{f"onnx_{variant}": {"embed_backend": "onnx", "embed_precision": "fp32", "embed_threads": 0, "variant": variant}
+       for variant in ("int8_dynamic_matmul", "int8_static", "int8_static_ffn2fp32", "int8_static_pct",
+                       "int8_dynamic_ffn2fp32", "int8_dynamic_attention")},
 }
 DEFAULT_BACKENDS = "torch_1thread,torch_all,onnx_fp32,onnx_int8"
 #: Experimental quantisations of the fp32 export. Every one quantises MatMuls with a constant weight

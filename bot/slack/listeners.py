@@ -207,13 +207,7 @@ def on_feedback(ack, body, action, context, client):
     except FeedbackError as exc:
         log.warning("refused a vote from %s: %s", user, exc)
         thanks = "Sorry, that vote could not be recorded (the button was not one of Khabar's answers)."
-    if body.get("response_url"):
-        job = Job(id=f"vote:{body.get('trigger_id') or action.get('action_ts')}", kind="respond",
-                  cid=f"vote:{user}", payload={"channel": channel, "user": user,
-                                               "response_url": body.get("response_url"),
-                                               "body": {"response_type": "ephemeral", "replace_original": False,
-                                                        "text": thanks}})
-        khabar.inbox.accept(job, [])
+    _tell(khabar, body, action, user, channel, thanks, what="vote")
     ack()
 
 
@@ -281,11 +275,13 @@ def on_escalate(ack, body, action, context):
     ack()
 
 
-def _tell(khabar, body: dict, action: dict, user: str | None, channel: str | None, text: str) -> None:
-    """An ephemeral note to whoever clicked, through the click's response_url."""
+def _tell(khabar, body: dict, action: dict, user: str | None, channel: str | None, text: str,
+          what: str = "tell") -> None:
+    """An ephemeral note to whoever clicked, through the click's response_url (`what` names the job:
+    one per click, so a redelivered click is not told twice)."""
     if body.get("response_url"):
-        job = Job(id=f"tell:{body.get('trigger_id') or action.get('action_ts')}", kind="respond",
-                  cid=f"tell:{user}", payload={"channel": channel, "user": user,
+        job = Job(id=f"{what}:{body.get('trigger_id') or action.get('action_ts')}", kind="respond",
+                  cid=f"{what}:{user}", payload={"channel": channel, "user": user,
                                                "response_url": body.get("response_url"),
                                                "body": {"response_type": "ephemeral", "replace_original": False,
                                                         "text": text}})

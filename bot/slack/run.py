@@ -178,8 +178,8 @@ def _reconnect_if_dropped(client) -> None:
         alive = not readable or bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except (BlockingIOError, InterruptedError, TimeoutError):
         alive = True  # nothing to read after all: the connection is open
-    except (OSError, ValueError):  # closed under us: reconnecting already, or gone
-        alive = sock.fileno() < 0 and session is not client.current_session
+    except (OSError, ValueError):  # reset, or closed under us (a session already replaced is left below)
+        alive = False
     if not alive and client.current_session is session:
         print("khabar slack: the Socket Mode connection was dropped; reconnecting", file=sys.stderr, flush=True)
         client.connect_to_new_endpoint(force=True)
